@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The hookrelay command. In a checkout it runs the TypeScript sources through tsx; in the
+// production image, where dev dependencies (tsx) are absent, it runs the compiled dist/.
+let tsx
+try {
+  tsx = await import('tsx/esm/api')
+} catch {
+  tsx = undefined
+}
+if (tsx) {
+  tsx.register()
+  await import('../src/main.ts')
+} else {
+  await import('../dist/main.js')
+}

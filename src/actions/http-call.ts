@@ -1,0 +1,105 @@
+/**
+ * What every calling action shares: the `timeout`, `retries` and `success` keys, masking of
+ * the secrets it sends, and keeping the request and answer for the journal. http.request and
+ * the integrations (Bizon365, DiMaker, GetCourse) all go through callUpstream().
+ */
+import { Type } from '@sinclair/typebox'
+import { parseDuration } from '../config/duration.js'
+import { Duration } from '../config/schema-kit.js'
+import type { HttpClient, HttpResponse } from '../http/client.js'
+import { UpstreamError } from '../http/client.js'
+import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
+import { isSecretName } from '../mask.js'
+import type { BuildContext, StepContext } from './types.js'
+
+/** Bytes of a request or answer body kept in the journal. */
+export const JOURNAL_BODY_LIMIT = 64 * 1024
+
+export const DEFAULT_TIMEOUT_MS = 10_000
+
+/** The keys that tune a call; each calling action spreads these into its schema. */
+export const callProperties = {
+  timeout: Type.Optional(Duration),
+  retries: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 10, description: 'Extra tries on a network error, 429 or 5xx, with backoff; default 0.' }),
+  ),
+}
+
+export interface CallOptions {
+  timeoutMs: number
+  retries: number
+  success: StatusPattern
+}
+
+export interface OutgoingRequest {
+  method: string
+  url: URL
+  headers: Record<string, string>
+  body?: string | undefined
+}
+
+export function compileCallOptions(
+  params: { timeout?: string | number | undefined; retries?: number | undefined; success?: string | undefined },
+  build: BuildContext,
+): CallOptions {
+  let success = parseStatusPattern('2**')
+  if (params.success !== undefined) {
+    try {
+      success = parseStatusPattern(params.success)
+    } catch (err) {
+      build.problem(['success'], (err as Error).message)
+    }
+  }
+  const timeoutMs = params.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(params.timeout)
+  if (timeoutMs === undefined || timeoutMs <= 0) build.problem(['timeout'], `'${String(params.timeout)}' is not a positive duration`)
+  return { timeoutMs: timeoutMs || DEFAULT_TIMEOUT_MS, retries: params.retries ?? 0, success }
+}
+
+/** Sends `req`, keeping it and the answer (or the failure's answer) on the step. */
+export async function callUpstream(http: HttpClient, req: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
+  for (const [name, value] of Object.entries(req.headers)) if (isSecretName(name)) ctx.mask.add(value)
+  for (const [name, value] of req.url.searchParams) if (isSecretName(name)) ctx.mask.add(value)
+  ctx.record({ request: keptRequest(req) })
+  try {
+    const { response, attempts } = await http.send({ ...req, ...options }, ctx.signal)
+    ctx.record({ response: keptResponse(response, attempts) })
+    return response
+  } catch (err) {
+    if (err instanceof UpstreamError) ctx.record({ response: err.response ? keptResponse(err.response, err.attempts) : { attempts: err.attempts } })
+    throw err
+  }
+}
+
+/** The outputs every HTTP-based step offers: status, headers, body and json (when it parses). */
+export function responseOutput(response: HttpResponse): Record<string, unknown> {
+  return { status: response.status, headers: response.headers, body: response.body, json: parseJsonBody(response.body) }
+}
+
+export function parseJsonBody(body: string): unknown {
+  const start = body.trimStart()[0]
+  if (start !== '{' && start !== '[' && start !== '"') return null
+  try {
+    return JSON.parse(body)
+  } catch {
+    return null
+  }
+}
+
+function keptRequest(req: OutgoingRequest): Record<string, unknown> {
+  return { method: req.method, url: req.url.href, headers: req.headers, ...capBody(req.body ?? '') }
+}
+
+function keptResponse(res: HttpResponse, attempts: number): Record<string, unknown> {
+  const kept = capBody(res.body)
+  return { status: res.status, headers: res.headers, ...kept, truncated: res.truncated || kept.truncated, attempts }
+}
+
+function capBody(body: string): { body: string; truncated: boolean } {
+  if (Buffer.byteLength(body) <= JOURNAL_BODY_LIMIT) return { body, truncated: false }
+  return { body: Buffer.from(body).subarray(0, JOURNAL_BODY_LIMIT).toString('utf8'), truncated: true }
+}
+
+/** Parameter names that carry a secret, whatever the action: these are always masked. */
+export function addSecretFields(ctx: StepContext, fields: Record<string, string>): void {
+  for (const [name, value] of Object.entries(fields)) if (isSecretName(name)) ctx.mask.add(value)
+}

@@ -1,0 +1,103 @@
+/** `http.request`: any HTTP call (the seed's "HTTP-запрос. Отправка данных"). */
+import { Type } from '@sinclair/typebox'
+import { Obj, ScalarMap } from '../config/schema-kit.js'
+import { hookrelayError } from '../errors.js'
+import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
+import { toText, type Template } from '../pipeline/template.js'
+import { addSecretFields, callProperties, callUpstream, compileCallOptions, responseOutput } from './http-call.js'
+import { actionSchema, defineAction, type BuildContext, type StepContext, type TemplateTree } from './types.js'
+
+const Body = Type.Object(
+  {
+    json: Type.Optional(Type.Unknown({ description: 'Sent as JSON; a string that is one {{ expr }} keeps its type.' })),
+    form: Type.Optional(ScalarMap('Sent as application/x-www-form-urlencoded.')),
+    raw: Type.Optional(Type.String({ description: 'Sent as written (text/plain unless a header says otherwise).' })),
+  },
+  { additionalProperties: false, minProperties: 1, maxProperties: 1, hint: 'exactly one of json, form, raw' },
+)
+
+const schema = actionSchema(
+  'http.request',
+  {
+    method: Type.Optional(Type.String({ pattern: '^[A-Za-z]+$', hint: 'an HTTP method such as GET or POST', description: 'Default: POST with a body, GET without.' })),
+    url: Type.String({ description: 'Template of the http(s) URL.' }),
+    query: Type.Optional(ScalarMap('Query parameters added to the URL.')),
+    headers: Type.Optional(ScalarMap('Request headers.')),
+    body: Type.Optional(Body),
+    success: Type.Optional(Type.String({ description: 'Status patterns that count as success, e.g. "2**,409". Default "2**".' })),
+    ...callProperties,
+  },
+  'Sends an HTTP request and keeps the answer at steps.<id>.',
+)
+
+const CONTENT_TYPES = { json: 'application/json', form: 'application/x-www-form-urlencoded', raw: 'text/plain; charset=utf-8' } as const
+
+type BodyKind = keyof typeof CONTENT_TYPES
+
+export const httpRequest = defineAction({
+  type: 'http.request',
+  summary: 'Sends any HTTP request (method, query, headers, json/form/raw body) with a deadline and retries.',
+  schema,
+  create(params, build) {
+    const url = compileUrl(params.url, build)
+    const query = build.tree(params.query ?? {}, ['query'])
+    const headers = compileHeaders(params.headers ?? {}, build)
+    const bodyKind = params.body ? (Object.keys(params.body)[0] as BodyKind) : undefined
+    const body = bodyKind ? build.tree(params.body?.[bodyKind], ['body', bodyKind]) : undefined
+    const method = (params.method ?? (bodyKind ? 'POST' : 'GET')).toUpperCase()
+    const options = compileCallOptions(params, build)
+
+    return {
+      async run(ctx) {
+        const target = renderUrl(url, query, ctx)
+        const sent = headers.renderStrings(ctx.scope)
+        checkHeaderValues(sent)
+        addSecretFields(ctx, sent)
+        let text: string | undefined
+        if (bodyKind && body) {
+          text = renderBody(bodyKind, body, ctx)
+          if (!hasHeader(sent, 'content-type')) sent['content-type'] = CONTENT_TYPES[bodyKind]
+        }
+        const response = await callUpstream(build.http, { method, url: target, headers: sent, body: text }, options, ctx)
+        return responseOutput(response)
+      },
+    }
+  },
+})
+
+function compileUrl(source: string, build: BuildContext): Template {
+  const url = build.template(source, ['url'])
+  if (url.constant && !isHttpUrl(source)) build.problem(['url'], `'${source}' is not an http(s) URL`)
+  return url
+}
+
+function compileHeaders(headers: Record<string, unknown>, build: BuildContext): TemplateTree {
+  checkHeaderConfig(headers, ['headers'], build)
+  return build.tree(headers, ['headers'])
+}
+
+function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
+  const text = url.render(ctx.scope)
+  if (!isHttpUrl(text)) throw hookrelayError('HR_BAD_URL', [ctx.mask.text(text)])
+  const target = new URL(text)
+  for (const [name, value] of Object.entries(query.renderStrings(ctx.scope))) target.searchParams.append(name, value)
+  addSecretFields(ctx, Object.fromEntries(target.searchParams))
+  return target
+}
+
+function renderBody(kind: BodyKind, body: TemplateTree, ctx: StepContext): string {
+  if (kind === 'json') return JSON.stringify(body.evaluate(ctx.scope) ?? null)
+  if (kind === 'raw') return toText(body.evaluate(ctx.scope))
+  const fields = body.renderStrings(ctx.scope)
+  addSecretFields(ctx, fields)
+  return new URLSearchParams(fields).toString()
+}
+
+export function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}

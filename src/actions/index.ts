@@ -1,0 +1,12 @@
+/** The one explicit list of built-in actions: no autoloading, no side-effect imports. */
+import { httpRequest } from './http-request.js'
+import { jsonParse } from './json-parse.js'
+import type { ActionSpec } from './types.js'
+
+export const ACTIONS = [jsonParse, httpRequest] as const
+
+export const ACTION_TYPES = ACTIONS.map((a) => a.type)
+
+export function actionSpec(type: string): ActionSpec | undefined {
+  return (ACTIONS as readonly ActionSpec[]).find((a) => a.type === type)
+}

@@ -1,0 +1,73 @@
+/** `json.parse`: reads named fields out of JSON (the seed's "JSON-парсер"). */
+import { Type } from '@sinclair/typebox'
+import { Enum } from '../config/schema-kit.js'
+import { hookrelayError } from '../errors.js'
+import { formatPath, lookup, parsePath, type PathSegment } from '../pipeline/json-path.js'
+import { actionSchema, defineAction } from './types.js'
+
+const OnMissing = Enum(['abort', 'empty'], 'abort fails the run naming the path; empty stores "".')
+
+const Field = Type.Union(
+  [
+    Type.String({ description: 'A path: ["raw"][1]["q"] or raw[1].q' }),
+    Type.Object({ path: Type.String(), on_missing: Type.Optional(OnMissing) }, { additionalProperties: false }),
+  ],
+  { hint: 'a path such as \'["raw"][1]["q"]\', or { path, on_missing }' },
+)
+
+const schema = actionSchema(
+  'json.parse',
+  {
+    from: Type.Optional(Type.String({ description: 'Template giving the JSON text (or a value); default: the request body.' })),
+    fields: Type.Record(Type.String(), Field, { minProperties: 1, description: 'Output name -> path.' }),
+  },
+  'Reads fields out of JSON into steps.<id>.<name>.',
+)
+
+interface CompiledField {
+  name: string
+  path: PathSegment[]
+  onMissing: 'abort' | 'empty'
+}
+
+export const jsonParse = defineAction({
+  type: 'json.parse',
+  summary: 'Reads fields out of JSON by path (["raw"][1]["q"] or raw[1].q) into steps.<id>.<name>.',
+  schema,
+  create(params, build) {
+    const from = build.template(params.from ?? '{{ request.raw }}', ['from'])
+    const fields: CompiledField[] = []
+    for (const [name, field] of Object.entries(params.fields)) {
+      const source = typeof field === 'string' ? field : field.path
+      try {
+        fields.push({ name, path: parsePath(source), onMissing: typeof field === 'string' ? 'abort' : (field.on_missing ?? 'abort') })
+      } catch (err) {
+        build.problem(['fields', name], (err as Error).message)
+      }
+    }
+
+    return {
+      async run(ctx) {
+        const input = from.evaluate(ctx.scope)
+        const doc = typeof input === 'string' ? parseInput(input) : input
+        const output: Record<string, unknown> = {}
+        for (const field of fields) {
+          const hit = lookup(doc, field.path)
+          if (hit.found) output[field.name] = hit.value
+          else if (field.onMissing === 'empty') output[field.name] = ''
+          else throw hookrelayError('HR_JSON_PATH_MISSING', [field.name, formatPath(field.path)])
+        }
+        ctx.record({ output })
+        return output
+      },
+    }
+  },
+})
+
+function parseInput(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw hookrelayError('HR_JSON_INPUT', [(err as Error).message], { cause: err })
+  }
+}

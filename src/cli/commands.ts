@@ -1,0 +1,49 @@
+/** `hookrelay check` and `hookrelay urls`: read the config, print, return an exit code. */
+import { Agent } from 'undici'
+import { loadConfig, type LoadedConfig } from '../config/load.js'
+import { ConfigError } from '../config/problems.js'
+import { HttpClient } from '../http/client.js'
+import { webhookUrl } from './urls.js'
+
+export interface Io {
+  out: (line: string) => void
+  err: (line: string) => void
+  env: NodeJS.ProcessEnv
+}
+
+/** Loads for printing only: no connection is ever made through this client. */
+function load(path: string, io: Io): LoadedConfig | undefined {
+  try {
+    return loadConfig({ path, env: io.env, http: new HttpClient({ dispatcher: new Agent() }) })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    io.err(`${path}: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'}`)
+    for (const line of err.problems) io.err(line)
+    return undefined
+  }
+}
+
+export function check(path: string, io: Io): number {
+  const loaded = load(path, io)
+  if (!loaded) return 1
+  const count = loaded.config.pipelines.length
+  io.out(`${loaded.file}: ok, ${count} pipeline${count === 1 ? '' : 's'}`)
+  loaded.config.pipelines.forEach((p, i) => {
+    const compiled = loaded.pipelines[i]!
+    const methods = compiled.source.methods ? [...compiled.source.methods].join(',') : 'any method'
+    const state = compiled.enabled ? '' : ' (stopped)'
+    io.out(`  ${p.id}${state}  ${p.source.type}  ${methods}  ${webhookUrl(loaded, p)}`)
+    const actions = p.actions.map((a) => `${a.id} (${a.type})`).join(' -> ')
+    io.out(`    actions: ${actions || 'none (journal and answer only)'}`)
+  })
+  for (const warning of loaded.warnings) io.err(warning)
+  return 0
+}
+
+export function urls(path: string, io: Io): number {
+  const loaded = load(path, io)
+  if (!loaded) return 1
+  for (const p of loaded.config.pipelines) io.out(`${p.id}  ${webhookUrl(loaded, p)}`)
+  if (!loaded.settings.publicUrl) io.err('note: set server.public_url to print the address the world reaches this server at')
+  return 0
+}

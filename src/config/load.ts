@@ -1,0 +1,135 @@
+/**
+ * Loading a config file: YAML with line numbers, `${ENV}` substitution, schema validation,
+ * cross-checks and compilation. Any problem throws a ConfigError listing all of them; the
+ * server never starts on an invalid file.
+ */
+import { readFileSync } from 'node:fs'
+import { relative, resolve } from 'node:path'
+import { Ajv } from 'ajv'
+import { LineCounter, parseDocument } from 'yaml'
+import { ACTION_TYPES } from '../actions/index.js'
+import type { HttpClient } from '../http/client.js'
+import { isSecretName, Masker } from '../mask.js'
+import { compilePipelines, type CompiledPipeline } from '../pipeline/compile.js'
+import { TemplateEngine } from '../pipeline/template.js'
+import { substituteEnv } from './env.js'
+import { ConfigError, locateProblems, schemaProblems, type Problem } from './problems.js'
+import { ConfigSchema, DEFAULTS, type Config } from './schema.js'
+
+const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, keywords: ['hint'] })
+const validate = ajv.compile<Config>(ConfigSchema)
+
+/** Config values with defaults applied, ready for the server. */
+export interface Settings {
+  host: string
+  port: number
+  publicUrl: string | undefined
+  bodyLimit: number
+  journalPath: string
+  retentionDays: number
+  journalToken: string | undefined
+}
+
+export interface LoadedConfig {
+  /** The file as named in messages (relative to the working directory). */
+  file: string
+  config: Config
+  settings: Settings
+  pipelines: CompiledPipeline[]
+  /** Things that work but deserve a look, e.g. a pipeline without a key. */
+  warnings: string[]
+  /** Knows every secret the config holds: URL keys, tokens, `${ENV}` values. */
+  masker: Masker
+}
+
+export interface LoadOptions {
+  path: string
+  env?: NodeJS.ProcessEnv
+  http: HttpClient
+}
+
+export function loadConfig(options: LoadOptions): LoadedConfig {
+  const absolute = resolve(options.path)
+  const file = relative(process.cwd(), absolute) || absolute
+  let text: string
+  try {
+    text = readFileSync(absolute, 'utf8')
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message
+    throw new ConfigError([`${file}: ${reason}`])
+  }
+  return loadConfigText(text, file, options)
+}
+
+/** Loads from text; `file` is only used in messages. */
+export function loadConfigText(text: string, file: string, options: Omit<LoadOptions, 'path'>): LoadedConfig {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1} ${e.message.split('\n')[0]}`))
+  }
+  const env = substituteEnv(doc, options.env ?? process.env)
+  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  const fail = (problems: Problem[]): never => {
+    throw new ConfigError(locateProblems(problems, file, doc, lines, data).map((p) => p.text))
+  }
+
+  const problems: Problem[] = [...env.problems]
+  if (!validate(data)) problems.push(...schemaProblems(validate.errors ?? [], data, ACTION_TYPES))
+  if (problems.length > 0) fail(problems)
+  const config = data as Config
+
+  const compiled = compilePipelines(config, { engine: new TemplateEngine(env.literals), http: options.http })
+  if (compiled.problems.length > 0) fail(compiled.problems)
+
+  const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => `${p.text}`)
+  return { file, config, settings: settingsOf(config), pipelines: compiled.pipelines, warnings, masker: collectSecrets(config, env.secrets) }
+}
+
+function settingsOf(config: Config): Settings {
+  return {
+    host: config.server?.host ?? DEFAULTS.host,
+    port: config.server?.port ?? DEFAULTS.port,
+    publicUrl: config.server?.public_url?.replace(/\/+$/, ''),
+    bodyLimit: config.server?.body_limit ?? DEFAULTS.bodyLimit,
+    journalPath: resolve(config.journal?.path ?? DEFAULTS.journalPath),
+    retentionDays: config.journal?.retention_days ?? DEFAULTS.retentionDays,
+    journalToken: config.journal?.token || undefined,
+  }
+}
+
+const MIN_KEY_LENGTH = 12
+const MIN_TOKEN_LENGTH = 16
+
+function configWarnings(config: Config): Problem[] {
+  const warnings: Problem[] = []
+  config.pipelines.forEach((p, i) => {
+    const key = p.source.key
+    if (key === undefined) {
+      warnings.push({ path: ['pipelines', i, 'source'], message: `warning: no key, so anyone who guesses the id can trigger pipeline '${p.id}'` })
+    } else if (key.length < MIN_KEY_LENGTH) {
+      warnings.push({ path: ['pipelines', i, 'source', 'key'], message: `warning: the key is short; use at least ${MIN_KEY_LENGTH} random characters` })
+    }
+  })
+  const token = config.journal?.token
+  if (token && token.length < MIN_TOKEN_LENGTH) {
+    warnings.push({ path: ['journal', 'token'], message: `warning: the token is short; use at least ${MIN_TOKEN_LENGTH} random characters` })
+  }
+  if (config.pipelines.length === 0) warnings.push({ path: ['pipelines'], message: 'warning: no pipelines: the server will only answer 404' })
+  return warnings
+}
+
+/** Every value the config marks as secret by its key name, plus `${ENV}` values and the SMTP password. */
+function collectSecrets(config: Config, envSecrets: string[]): Masker {
+  const masker = new Masker(envSecrets)
+  const visit = (value: unknown, name: string): void => {
+    if (typeof value === 'string') {
+      if (isSecretName(name) && !value.includes('{{')) masker.add(value)
+    } else if (Array.isArray(value)) value.forEach((v) => visit(v, name))
+    else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) visit(v, k)
+  }
+  visit(config, '')
+  const smtp = config.notify?.email?.smtp
+  if (smtp) masker.add(decodeURIComponent(URL.canParse(smtp) ? new URL(smtp).password : ''))
+  return masker
+}

@@ -1,0 +1,185 @@
+/**
+ * The outbound HTTP core that every calling action is built on: one total deadline per call
+ * (connect, headers and a body that trickles in), bounded retries with backoff and jitter,
+ * Retry-After within the deadline, no redirects, and a capped read of the answer.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { request, type Dispatcher } from 'undici'
+import { formatDuration } from '../config/duration.js'
+import { HookrelayError, hookrelayError, type ErrorCode } from '../errors.js'
+import type { StatusPattern } from './status-pattern.js'
+
+export interface HttpCall {
+  method: string
+  url: URL
+  headers: Record<string, string>
+  body?: string | undefined
+  timeoutMs: number
+  retries: number
+  success: StatusPattern
+}
+
+export interface HttpResponse {
+  status: number
+  headers: Record<string, string>
+  body: string
+  /** True when the answer was longer than the read cap and only its start is kept. */
+  truncated: boolean
+}
+
+export interface HttpResult {
+  response: HttpResponse
+  attempts: number
+}
+
+/** A failed call: the last answer (when there was one) and how many attempts were made. */
+export class UpstreamError extends HookrelayError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly response: HttpResponse | undefined,
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options)
+    this.name = 'UpstreamError'
+  }
+}
+
+export interface HttpClientOptions {
+  dispatcher: Dispatcher
+  /** Bytes of an answer that are read; the rest is dropped and `truncated` set. */
+  maxBodyBytes?: number
+  /** First backoff delay; each retry doubles it, with jitter, up to `maxBackoffMs`. */
+  baseBackoffMs?: number
+  maxBackoffMs?: number
+}
+
+type Attempt = { response: HttpResponse; retryAfterMs: number | undefined } | { error: unknown }
+
+export class HttpClient {
+  readonly #dispatcher: Dispatcher
+  readonly #maxBodyBytes: number
+  readonly #baseBackoffMs: number
+  readonly #maxBackoffMs: number
+
+  constructor(options: HttpClientOptions) {
+    this.#dispatcher = options.dispatcher
+    this.#maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
+    this.#baseBackoffMs = options.baseBackoffMs ?? 250
+    this.#maxBackoffMs = options.maxBackoffMs ?? 5000
+  }
+
+  /** Sends `call`; resolves with a success answer or throws an UpstreamError. */
+  async send(call: HttpCall, signal?: AbortSignal): Promise<HttpResult> {
+    const deadline = Date.now() + call.timeoutMs
+    const timeout = AbortSignal.timeout(call.timeoutMs)
+    const abort = signal ? AbortSignal.any([timeout, signal]) : timeout
+
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.#attempt(call, abort)
+      if ('error' in result) {
+        const failure = networkFailure(result.error, call, timeout, attempt)
+        if (failure.code !== 'HR_UPSTREAM_NETWORK' || !retryableNetworkError(result.error)) throw failure
+        if (attempt > call.retries || !(await this.#pause(attempt, undefined, deadline, abort))) throw failure
+        continue
+      }
+      const { response, retryAfterMs } = result
+      if (call.success.matches(response.status)) return { response, attempts: attempt }
+      const failure = statusFailure(response, call, attempt)
+      const retryable = response.status === 429 || response.status >= 500
+      if (!retryable || attempt > call.retries || !(await this.#pause(attempt, retryAfterMs, deadline, abort))) throw failure
+    }
+  }
+
+  async #attempt(call: HttpCall, signal: AbortSignal): Promise<Attempt> {
+    try {
+      const res = await request(call.url, {
+        method: call.method as Dispatcher.HttpMethod,
+        headers: call.headers,
+        body: call.body,
+        signal,
+        dispatcher: this.#dispatcher,
+      })
+      const { body, truncated } = await this.#read(res.body)
+      const headers = flattenHeaders(res.headers)
+      return { response: { status: res.statusCode, headers, body, truncated }, retryAfterMs: parseRetryAfter(headers['retry-after']) }
+    } catch (error) {
+      return { error }
+    }
+  }
+
+  /** Reads at most maxBodyBytes; a longer answer is cut and its connection dropped. */
+  async #read(stream: Dispatcher.ResponseData['body']): Promise<{ body: string; truncated: boolean }> {
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const room = this.#maxBodyBytes - size
+      if (chunk.length > room) {
+        chunks.push(chunk.subarray(0, room))
+        stream.destroy()
+        return { body: Buffer.concat(chunks).toString('utf8'), truncated: true }
+      }
+      chunks.push(chunk)
+      size += chunk.length
+    }
+    return { body: Buffer.concat(chunks).toString('utf8'), truncated: false }
+  }
+
+  /** Waits before the next attempt; false when the wait would cross the deadline. */
+  async #pause(attempt: number, retryAfterMs: number | undefined, deadline: number, signal: AbortSignal): Promise<boolean> {
+    const backoff = Math.min(this.#maxBackoffMs, this.#baseBackoffMs * 2 ** (attempt - 1))
+    const delay = retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2)
+    if (Date.now() + delay >= deadline) return false
+    try {
+      await sleep(delay, undefined, { signal })
+      return true
+    } catch {
+      return false
+    }
+  }
+}
+
+function statusFailure(response: HttpResponse, call: HttpCall, attempts: number): UpstreamError {
+  const err = hookrelayError('HR_UPSTREAM_STATUS', [response.status, `expected ${call.success.source}`])
+  return new UpstreamError(err.code, err.message, response, attempts)
+}
+
+function networkFailure(error: unknown, call: HttpCall, timeout: AbortSignal, attempts: number): UpstreamError {
+  const err = timeout.aborted
+    ? hookrelayError('HR_UPSTREAM_TIMEOUT', [formatDuration(call.timeoutMs)])
+    : hookrelayError('HR_UPSTREAM_NETWORK', [describeNetworkError(error)])
+  return new UpstreamError(err.code, err.message, undefined, attempts, { cause: error })
+}
+
+/** The innermost useful text of an undici/Node network error, e.g. "connect ECONNREFUSED 127.0.0.1:9". */
+export function describeNetworkError(error: unknown): string {
+  let e = error
+  while (e instanceof Error && e.cause instanceof Error && !(e as NodeJS.ErrnoException).code) e = e.cause
+  if (!(e instanceof Error)) return String(e)
+  const code = (e as NodeJS.ErrnoException).code
+  return code && !e.message.includes(code) ? `${code}: ${e.message}` : e.message
+}
+
+/** Errors after which the same request may succeed; a bad certificate or unknown host will not. */
+function retryableNetworkError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? ''
+  if (code === 'ENOTFOUND' || code.startsWith('ERR_TLS') || code.includes('CERT') || code === 'UND_ERR_ABORTED') return false
+  return !(error instanceof Error && error.name === 'AbortError')
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value
+  }
+  return out
+}
+
+/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
+}

@@ -1,0 +1,66 @@
+/** Opens the journal's SQLite file with the pragmas durability needs, and applies migrations. */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
+import { hookrelayError } from '../errors.js'
+
+export type Db = Database.Database
+
+/** migrations/ beside src/ (and beside dist/ in the production image). */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
+
+export interface OpenOptions {
+  /** How long a write waits for another connection's lock before SQLITE_BUSY. */
+  busyTimeoutMs?: number
+  migrationsDir?: string
+}
+
+/** Opens (creating file and folder) and migrates; `:memory:` works for throwaway use. */
+export function openDatabase(path: string, options: OpenOptions = {}): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  try {
+    // Must precede the first table: lets retention give pages back with incremental_vacuum.
+    if (db.pragma('user_version', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL')
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = FULL') // a committed run survives a power cut
+    db.pragma('foreign_keys = ON')
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 1000}`)
+    migrate(db, options.migrationsDir ?? MIGRATIONS_DIR)
+    return db
+  } catch (err) {
+    db.close()
+    throw err
+  }
+}
+
+interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+/** Migration files are `NNN-name.sql`; each runs in its own transaction with user_version. */
+export function readMigrations(dir: string): Migration[] {
+  return readdirSync(dir)
+    .flatMap((name) => {
+      const m = /^(\d+)-.+\.sql$/.exec(name)
+      return m ? [{ version: Number(m[1]), name, sql: readFileSync(join(dir, name), 'utf8') }] : []
+    })
+    .sort((a, b) => a.version - b.version)
+}
+
+export function migrate(db: Db, dir: string): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  for (const migration of readMigrations(dir).filter((m) => m.version > current)) {
+    try {
+      db.transaction(() => {
+        db.exec(migration.sql)
+        db.pragma(`user_version = ${migration.version}`)
+      })()
+    } catch (err) {
+      throw hookrelayError('HR_MIGRATION_FAILED', [migration.name, err instanceof Error ? err.message : err], { cause: err })
+    }
+  }
+}

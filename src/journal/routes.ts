@@ -1,0 +1,94 @@
+/** The read-only journal API: GET /journal (filters, cursor) and GET /journal/RUN_ID, behind a bearer token. */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { hookrelayError, type HookrelayError } from '../errors.js'
+import { parseBody } from '../sources/body.js'
+import type { Journal } from './journal.js'
+import { RUN_STATUSES, type KeptRequest, type RunDetail, type RunStatus } from './runs.js'
+
+export interface JournalRoutesOptions {
+  journal: Journal
+  /** Without a token the API is off. */
+  token: string | undefined
+}
+
+const DEFAULT_LIMIT = 50
+const MAX_LIMIT = 500
+const FILTERS = ['pipeline', 'status', 'limit', 'before']
+
+export async function journalRoutes(app: FastifyInstance, { journal, token }: JournalRoutesOptions): Promise<void> {
+  const fail = (reply: FastifyReply, err: HookrelayError) => reply.code(err.status).send({ error: err.message, code: err.code })
+
+  if (!token) {
+    app.get('/journal', async (_req, reply) => fail(reply, hookrelayError('HR_JOURNAL_DISABLED')))
+    app.get('/journal/*', async (_req, reply) => fail(reply, hookrelayError('HR_JOURNAL_DISABLED')))
+    return
+  }
+
+  const expected = digest(token)
+  app.addHook('onRequest', async (request, reply) => {
+    const given = /^Bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim()
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      reply.header('www-authenticate', 'Bearer realm="hookrelay journal"')
+      return fail(reply, hookrelayError('HR_UNAUTHORIZED'))
+    }
+    return undefined
+  })
+
+  app.get<{ Querystring: Record<string, string | string[]> }>('/journal', async (request, reply) => {
+    const filter = readFilter(request.query)
+    if ('error' in filter) return fail(reply, filter.error)
+    const rows = journal.list({ ...filter, limit: filter.limit + 1 })
+    const runs = rows.slice(0, filter.limit)
+    return { runs, next: rows.length > filter.limit ? (runs.at(-1)?.id ?? null) : null }
+  })
+
+  app.get<{ Params: { id: string } }>('/journal/:id', async (request, reply) => {
+    const run = journal.get(request.params.id)
+    if (!run) return fail(reply, hookrelayError('HR_RUN_NOT_FOUND', [request.params.id]))
+    return runView(run)
+  })
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}
+
+type Filter = { pipeline?: string; status?: RunStatus; before?: string; limit: number }
+
+function readFilter(query: Record<string, string | string[]>): Filter | { error: HookrelayError } {
+  const bad = (message: string) => ({ error: hookrelayError('HR_BAD_FILTER', [message]) })
+  for (const key of Object.keys(query)) if (!FILTERS.includes(key)) return bad(`unknown filter '${key}' (allowed: ${FILTERS.join(', ')})`)
+  const one = (key: string) => {
+    const v = query[key]
+    return Array.isArray(v) ? v.at(-1) : v
+  }
+  const filter: Filter = { limit: DEFAULT_LIMIT }
+  const limit = one('limit')
+  if (limit !== undefined) {
+    if (!/^\d+$/.test(limit) || Number(limit) < 1 || Number(limit) > MAX_LIMIT) return bad(`limit must be a whole number from 1 to ${MAX_LIMIT}, got '${limit}'`)
+    filter.limit = Number(limit)
+  }
+  const status = one('status')
+  if (status !== undefined) {
+    if (!(RUN_STATUSES as readonly string[]).includes(status)) return bad(`status '${status}' is not one of ${RUN_STATUSES.join(', ')}`)
+    filter.status = status as RunStatus
+  }
+  const pipeline = one('pipeline')
+  if (pipeline !== undefined) filter.pipeline = pipeline
+  const before = one('before')
+  if (before !== undefined) filter.before = before
+  return filter
+}
+
+/** The run as the API shows it: the kept body is also re-read, so JSON shows as JSON. */
+function runView(run: RunDetail) {
+  const { raw, encoding, ...request } = run.request
+  return { ...run, request: { ...request, body: keptBody(run.request), raw, ...(encoding ? { encoding } : {}) } }
+}
+
+function keptBody(kept: KeptRequest): unknown {
+  const raw = Buffer.from(kept.raw, kept.encoding === 'base64' ? 'base64' : 'utf8')
+  const body = parseBody(raw, kept.headers['content-type'])
+  return body.error ? null : body.value
+}

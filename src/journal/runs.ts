@@ -1,0 +1,253 @@
+/** The runs repository: prepared statements built once, and row mappers to the API's views. */
+import type { Db } from './db.js'
+
+export const RUN_STATUSES = ['running', 'ok', 'failed', 'rejected', 'skipped', 'interrupted'] as const
+export type RunStatus = (typeof RUN_STATUSES)[number]
+export type StepStatus = 'running' | 'ok' | 'failed'
+
+/** The request as kept: enough to replay it. `raw` is the body, base64 when not UTF-8. */
+export interface KeptRequest {
+  method: string
+  path: string
+  query: Record<string, unknown>
+  headers: Record<string, string>
+  raw: string
+  encoding?: 'base64'
+}
+
+/** The answer the caller got. */
+export interface SentAnswer {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
+
+export interface NewRun {
+  id: string
+  pipeline: string
+  status: RunStatus
+  receivedAt: string
+  request: KeptRequest
+  replayOf?: string | undefined
+  warnings?: string[] | undefined
+  /** Set for runs kept already finished (rejected, skipped). */
+  error?: string | undefined
+  response?: SentAnswer | undefined
+  finishedAt?: string | undefined
+  durationMs?: number | undefined
+}
+
+export interface RunFinish {
+  status: RunStatus
+  finishedAt: string
+  durationMs: number
+  error?: string | undefined
+  response?: SentAnswer | undefined
+}
+
+export interface StepStart {
+  seq: number
+  id: string
+  type: string
+  startedAt: string
+}
+
+export interface StepFinish {
+  status: StepStatus
+  durationMs: number
+  request?: unknown
+  response?: unknown
+  output?: unknown
+  error?: string | undefined
+}
+
+/** GET /journal's list item. */
+export interface RunSummary {
+  id: string
+  pipeline: string
+  status: RunStatus
+  received_at: string
+  duration_ms: number | null
+  error: string | null
+}
+
+export interface StepView {
+  id: string
+  type: string
+  status: StepStatus
+  started_at: string
+  duration_ms: number | null
+  request: unknown
+  response: unknown
+  output?: unknown
+  error: string | null
+}
+
+/** GET /journal/RUN_ID, before the request body is re-read for display. */
+export interface RunDetail extends RunSummary {
+  finished_at: string | null
+  request: KeptRequest
+  response: SentAnswer | null
+  replay_of: string | null
+  replays: string[]
+  warnings: string[]
+  steps: StepView[]
+}
+
+export interface RunFilter {
+  pipeline?: string | undefined
+  status?: RunStatus | undefined
+  before?: string | undefined
+  limit: number
+}
+
+const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value))
+const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
+
+type RunRow = Omit<RunDetail, 'request' | 'response' | 'replays' | 'warnings' | 'steps'> & {
+  request: string
+  response: string | null
+  warnings: string | null
+}
+type StepRow = Omit<StepView, 'request' | 'response' | 'output'> & {
+  request: string | null
+  response: string | null
+  output: string | null
+}
+
+export class RunsRepository {
+  readonly #insertRun
+  readonly #finishRun
+  readonly #insertStep
+  readonly #finishStep
+  readonly #list
+  readonly #get
+  readonly #steps
+  readonly #replays
+  readonly #touchHealth
+
+  constructor(db: Db) {
+    this.#insertRun = db.prepare(
+      `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings)
+       VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings)`,
+    )
+    this.#finishRun = db.prepare(
+      `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response
+       WHERE id = @id`,
+    )
+    this.#insertStep = db.prepare(
+      `INSERT INTO steps (run_id, seq, id, type, status, started_at) VALUES (@runId, @seq, @id, @type, 'running', @startedAt)`,
+    )
+    this.#finishStep = db.prepare(
+      `UPDATE steps SET status = @status, duration_ms = @durationMs, request = coalesce(@request, request),
+         response = @response, output = @output, error = @error
+       WHERE run_id = @runId AND seq = @seq`,
+    )
+    this.#list = db.prepare(
+      `SELECT id, pipeline, status, received_at, duration_ms, error FROM runs
+       WHERE (@pipeline IS NULL OR pipeline = @pipeline) AND (@status IS NULL OR status = @status)
+         AND (@before IS NULL OR id < @before)
+       ORDER BY id DESC LIMIT @limit`,
+    )
+    this.#get = db.prepare(
+      `SELECT id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings
+       FROM runs WHERE id = ?`,
+    )
+    this.#steps = db.prepare(
+      `SELECT id, type, status, started_at, duration_ms, request, response, output, error FROM steps WHERE run_id = ? ORDER BY seq`,
+    )
+    this.#replays = db.prepare('SELECT id FROM runs WHERE replay_of = ? ORDER BY id').pluck()
+    this.#touchHealth = db.prepare('UPDATE health SET checked_at = ? WHERE id = 1')
+  }
+
+  insertRun(run: NewRun): void {
+    this.#insertRun.run({
+      id: run.id,
+      pipeline: run.pipeline,
+      status: run.status,
+      receivedAt: run.receivedAt,
+      finishedAt: run.finishedAt ?? null,
+      durationMs: run.durationMs ?? null,
+      error: run.error ?? null,
+      request: JSON.stringify(run.request),
+      response: json(run.response),
+      replayOf: run.replayOf ?? null,
+      warnings: run.warnings?.length ? JSON.stringify(run.warnings) : null,
+    })
+  }
+
+  finishRun(id: string, finish: RunFinish): void {
+    this.#finishRun.run({
+      id,
+      status: finish.status,
+      finishedAt: finish.finishedAt,
+      durationMs: finish.durationMs,
+      error: finish.error ?? null,
+      response: json(finish.response),
+    })
+  }
+
+  insertStep(runId: string, step: StepStart): void {
+    this.#insertStep.run({ runId, ...step })
+  }
+
+  /** Keeps the rendered request as soon as it is known, before the call goes out. */
+  stepRequest(runId: string, seq: number, request: unknown): void {
+    this.#finishStep.run({ runId, seq, status: 'running', durationMs: null, request: json(request), response: null, output: null, error: null })
+  }
+
+  finishStep(runId: string, seq: number, finish: StepFinish): void {
+    this.#finishStep.run({
+      runId,
+      seq,
+      status: finish.status,
+      durationMs: finish.durationMs,
+      request: json(finish.request),
+      response: json(finish.response),
+      output: json(finish.output),
+      error: finish.error ?? null,
+    })
+  }
+
+  list(filter: RunFilter): RunSummary[] {
+    return this.#list.all({
+      pipeline: filter.pipeline ?? null,
+      status: filter.status ?? null,
+      before: filter.before ?? null,
+      limit: filter.limit,
+    }) as RunSummary[]
+  }
+
+  get(id: string): RunDetail | undefined {
+    const row = this.#get.get(id) as RunRow | undefined
+    if (!row) return undefined
+    const steps = (this.#steps.all(id) as StepRow[]).map(toStepView)
+    return {
+      ...row,
+      request: JSON.parse(row.request) as KeptRequest,
+      response: parse<SentAnswer>(row.response),
+      replays: this.#replays.all(id) as string[],
+      warnings: parse<string[]>(row.warnings) ?? [],
+      steps,
+    }
+  }
+
+  touchHealth(at: string): void {
+    this.#touchHealth.run(at)
+  }
+}
+
+function toStepView(row: StepRow): StepView {
+  const view: StepView = {
+    id: row.id,
+    type: row.type,
+    status: row.status,
+    started_at: row.started_at,
+    duration_ms: row.duration_ms,
+    request: parse(row.request),
+    response: parse(row.response),
+    error: row.error,
+  }
+  if (row.output !== null) view.output = parse(row.output)
+  return view
+}

@@ -1,0 +1,91 @@
+/** The CLI: serve | check | urls. The only module that touches `process`. */
+import { existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { startService } from './app.js'
+import { check, urls, type Io } from './cli/commands.js'
+import { ConfigError } from './config/problems.js'
+
+const USAGE = `usage: hookrelay [serve|check|urls] [--config PATH]
+
+  serve   run the server (the default command)
+  check   validate the config, print each pipeline and every problem; exit 1 on an error
+  urls    print every webhook URL, ready to paste into GetCourse or Tilda
+
+The config is --config, else $HOOKRELAY_CONFIG, else ./config.yaml, else ./config.example.yaml.`
+
+function configPath(given: string | undefined): string {
+  if (given) return given
+  if (process.env['HOOKRELAY_CONFIG']) return process.env['HOOKRELAY_CONFIG']
+  return existsSync('config.yaml') ? 'config.yaml' : 'config.example.yaml'
+}
+
+async function serve(path: string): Promise<number> {
+  let service
+  try {
+    service = await startService({ configPath: path, log: { pretty: process.stdout.isTTY === true } })
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    process.stderr.write(`${path}: ${err.problems.length} problem(s); not starting\n${err.problems.join('\n')}\n`)
+    return 1
+  }
+  const log = service.app.log
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'))
+  let closing = false
+  const stop = (signal: string) => {
+    if (closing) return
+    closing = true
+    log.info({ signal }, 'shutting down')
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+  return -1 // keep running
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } })
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
+    return 2
+  }
+  const [command = 'serve', ...rest] = parsed.positionals
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  const path = configPath(parsed.values.config)
+  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
+  if (rest.length > 0) {
+    process.stderr.write(`unexpected argument '${rest[0]}'\n${USAGE}\n`)
+    return 2
+  }
+  switch (command) {
+    case 'serve':
+      return serve(path)
+    case 'check':
+      return check(path, io)
+    case 'urls':
+      return urls(path, io)
+    default:
+      process.stderr.write(`unknown command '${command}'\n${USAGE}\n`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code
+  },
+  (err: unknown) => {
+    process.stderr.write(`hookrelay: ${(err as Error).stack ?? String(err)}\n`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,73 @@
+/**
+ * Masking of secrets before anything is journaled, logged or mailed.
+ *
+ * Two rules: values known to be secret (URL keys, `${ENV}` values, an action's token, key or
+ * secure) are replaced wherever they appear, also URL-encoded; and fields whose name says
+ * secret (Authorization, X-Token, key, secure, password, ...) are replaced whatever they hold.
+ */
+
+export const MASK = '***'
+
+/** Shorter values are not masked as text: hiding every "1" or "on" would garble the journal. */
+const MIN_SECRET_LENGTH = 4
+const MAX_DEPTH = 64
+
+const SECRET_NAME =
+  /(^|[-_.])(token|secret|secure|password|passwd|pwd|key|apikey|auth|authorization|cookie|set-cookie|signature)($|[-_.])/i
+
+/** True for header, query or form field names that hold credentials. */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name)
+}
+
+export class Masker {
+  readonly #secrets: Set<string>
+
+  constructor(secrets: Iterable<string> = []) {
+    this.#secrets = new Set()
+    for (const s of secrets) this.add(s)
+  }
+
+  /** Adds a secret value (and its encoded forms); short values are ignored. */
+  add(secret: string | undefined): void {
+    if (secret === undefined || secret.length < MIN_SECRET_LENGTH) return
+    this.#secrets.add(secret)
+    this.#secrets.add(encodeURIComponent(secret))
+    this.#secrets.add(encodeURIComponent(secret).replace(/%20/g, '+'))
+    this.#secrets.add(JSON.stringify(secret).slice(1, -1)) // as it reads inside a JSON log line
+  }
+
+  /** A copy that can learn further secrets (one per run) without touching this one. */
+  child(): Masker {
+    return new Masker(this.#secrets)
+  }
+
+  text(value: string): string {
+    let out = value
+    for (const secret of this.#secrets) if (out.includes(secret)) out = out.split(secret).join(MASK)
+    return out
+  }
+
+  /** Masks a JSON-like value: secret-named fields entirely, every string by value. */
+  value<T>(value: T, depth = 0): T {
+    if (typeof value === 'string') return this.text(value) as T
+    if (typeof value !== 'object' || value === null) return value
+    if (depth > MAX_DEPTH) return MASK as T
+    if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1)) as T
+    const out: Record<string, unknown> = Object.create(null) // a '__proto__' key stays a plain key
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = isSecretName(k) && v !== null && typeof v !== 'object' && v !== '' ? MASK : this.value(v, depth + 1)
+    }
+    return out as T
+  }
+
+  /** Masks error text and the like; non-strings pass through String(). */
+  message(err: unknown): string {
+    return this.text(err instanceof Error ? err.message : String(err))
+  }
+}
+
+/** `/hooks/<id>/<key>...` with the key hidden: for logs and the journal. */
+export function maskHookPath(url: string): string {
+  return url.replace(/^(\/hooks\/[^/?#]*\/)[^/?#]+/, `$1${MASK}`)
+}

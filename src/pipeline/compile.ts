@@ -1,0 +1,151 @@
+/**
+ * Turns validated pipeline configs into compiled pipelines: every template compiled, every
+ * action created, every cross-check made. Problems are collected, not thrown one by one, so
+ * the operator sees them all at once.
+ */
+import { actionSpec } from '../actions/index.js'
+import type { Action, BuildContext, PathKey, TemplateTree } from '../actions/types.js'
+import { formatPath, type Problem } from '../config/problems.js'
+import type { Config, PipelineConfig } from '../config/schema.js'
+import type { HttpClient } from '../http/client.js'
+import { compileSource, type CompiledSource } from '../sources/source.js'
+import { RUN_NAMES, toText, type Scope, type Template, type TemplateEngine } from './template.js'
+
+export interface CompiledAction {
+  id: string
+  type: string
+  continueOnError: boolean
+  action: Action
+}
+
+export interface CompiledPipeline {
+  id: string
+  name: string
+  enabled: boolean
+  source: CompiledSource
+  actions: CompiledAction[]
+}
+
+export interface CompileDeps {
+  engine: TemplateEngine
+  http: HttpClient
+}
+
+export function compilePipelines(config: Config, deps: CompileDeps): { pipelines: CompiledPipeline[]; problems: Problem[] } {
+  const problems: Problem[] = [...duplicateIds(config)]
+  const root = new Builder(deps, problems, [], [], RUN_NAMES)
+  const pipelines = config.pipelines.map((p, i) => compilePipeline(p, root.at(['pipelines', i]), deps, problems))
+  return { pipelines, problems }
+}
+
+function compilePipeline(p: PipelineConfig, build: Builder, deps: CompileDeps, problems: Problem[]): CompiledPipeline {
+  // The answer is rendered after the actions, so it may read every step.
+  const allSteps = p.actions.map((a) => a.id)
+  const source = compileSource(p.source, new Builder(deps, problems, [...build.prefix, 'source'], allSteps, RUN_NAMES))
+  const actions = p.actions.map((a, j): CompiledAction => {
+    const earlier = p.actions.slice(0, j).map((e) => e.id)
+    const at = new Builder(deps, problems, [...build.prefix, 'actions', j], earlier, RUN_NAMES)
+    const spec = actionSpec(a.type)!
+    let action: Action
+    try {
+      action = spec.create(a, at)
+    } catch (err) {
+      at.problem([], `cannot be created: ${(err as Error).message}`)
+      action = { run: () => Promise.reject(err) }
+    }
+    return { id: a.id, type: a.type, continueOnError: a.continue_on_error ?? false, action }
+  })
+  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, source, actions }
+}
+
+function duplicateIds(config: Config): Problem[] {
+  const problems: Problem[] = []
+  const firstPipeline = new Map<string, number>()
+  config.pipelines.forEach((p, i) => {
+    const first = firstPipeline.get(p.id)
+    if (first === undefined) firstPipeline.set(p.id, i)
+    else problems.push({ path: ['pipelines', i, 'id'], message: `duplicate pipeline id '${p.id}' (first at pipelines[${first}])` })
+    const firstAction = new Map<string, number>()
+    p.actions.forEach((a, j) => {
+      const seen = firstAction.get(a.id)
+      if (seen === undefined) firstAction.set(a.id, j)
+      else problems.push({ path: ['pipelines', i, 'actions', j, 'id'], message: `duplicate action id '${a.id}' (first at actions[${seen}])` })
+    })
+  })
+  return problems
+}
+
+/** A template that renders nothing, standing in for one that did not compile. */
+const BROKEN: Template = { source: '', constant: true, render: () => '', evaluate: () => '' }
+
+class Builder implements BuildContext {
+  constructor(
+    readonly deps: CompileDeps,
+    readonly problems: Problem[],
+    readonly prefix: readonly PathKey[],
+    readonly earlierSteps: readonly string[],
+    readonly names: readonly string[],
+  ) {}
+
+  get http(): HttpClient {
+    return this.deps.http
+  }
+
+  at(key: readonly PathKey[], names: readonly string[] = this.names): Builder {
+    return new Builder(this.deps, this.problems, [...this.prefix, ...key], this.earlierSteps, names)
+  }
+
+  problem(key: readonly PathKey[], message: string): void {
+    this.problems.push({ path: [...this.prefix, ...key], message })
+  }
+
+  template(source: string, key: readonly PathKey[]): Template {
+    const path = [...this.prefix, ...key]
+    try {
+      return this.deps.engine.compile(source, { where: formatPath(path), names: this.names, earlierSteps: this.earlierSteps })
+    } catch (err) {
+      this.problems.push({ path, message: (err as Error).message })
+      return BROKEN
+    }
+  }
+
+  tree(value: unknown, key: readonly PathKey[]): TemplateTree {
+    const root = this.#node(value, key)
+    return {
+      evaluate: (scope) => evaluateNode(root, scope),
+      renderStrings: (scope) => {
+        const out: Record<string, string> = {}
+        if (root.kind === 'object') for (const [k, child] of root.entries) out[k] = toText(evaluateNode(child, scope))
+        return out
+      },
+    }
+  }
+
+  #node(value: unknown, key: readonly PathKey[]): TreeNode {
+    if (typeof value === 'string') return { kind: 'template', template: this.template(value, key) }
+    if (Array.isArray(value)) return { kind: 'array', items: value.map((v, i) => this.#node(v, [...key, i])) }
+    if (typeof value === 'object' && value !== null) {
+      return { kind: 'object', entries: Object.entries(value).map(([k, v]) => [k, this.#node(v, [...key, k])] as const) }
+    }
+    return { kind: 'value', value }
+  }
+}
+
+type TreeNode =
+  | { kind: 'template'; template: Template }
+  | { kind: 'array'; items: TreeNode[] }
+  | { kind: 'object'; entries: ReadonlyArray<readonly [string, TreeNode]> }
+  | { kind: 'value'; value: unknown }
+
+function evaluateNode(node: TreeNode, scope: Scope): unknown {
+  switch (node.kind) {
+    case 'template':
+      return node.template.evaluate(scope)
+    case 'array':
+      return node.items.map((n) => evaluateNode(n, scope))
+    case 'object':
+      return Object.fromEntries(node.entries.map(([k, n]) => [k, evaluateNode(n, scope)]))
+    case 'value':
+      return node.value
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * One request through one pipeline: keep it in the journal (on disk before any action runs),
+ * run the actions, render the answer, and record the outcome. The webhook route and replay
+ * both come through here.
+ */
+import type { Log } from '../log.js'
+import { v7 as uuidv7 } from 'uuid'
+import { hookrelayError, type HookrelayError } from '../errors.js'
+import type { Journal } from '../journal/journal.js'
+import type { RunStatus, SentAnswer } from '../journal/runs.js'
+import type { Masker } from '../mask.js'
+import { defaultErrorAnswer, errorAnswer, type Answer } from '../sources/answer.js'
+import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
+import type { CompiledPipeline } from './compile.js'
+import { runActions, type RunOutcome } from './runner.js'
+import type { Scope } from './template.js'
+
+export interface RunResult {
+  runId: string
+  status: RunStatus
+  answer: Answer
+}
+
+export interface ExecutorDeps {
+  journal: Journal
+  masker: Masker
+  log: Log
+}
+
+export interface ReceiveOptions {
+  replayOf?: string | undefined
+  log?: Log
+}
+
+export class Executor {
+  readonly #deps: ExecutorDeps
+  readonly #abort = new AbortController()
+
+  constructor(deps: ExecutorDeps) {
+    this.#deps = deps
+  }
+
+  /**
+   * Journals and runs `req`. Throws HR_JOURNAL_UNAVAILABLE when the request could not be kept:
+   * then nothing ran, and the caller should be told to retry.
+   */
+  async receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions = {}): Promise<RunResult> {
+    if (req.body.error) return this.reject(pipeline, req, req.body.error, options)
+    if (!pipeline.enabled) return this.#keepFinished(pipeline, req, 'skipped', hookrelayError('HR_PIPELINE_STOPPED'), options)
+
+    const runId = uuidv7()
+    const mask = this.#deps.masker.child()
+    const started = Date.now()
+    await this.#keep(() =>
+      this.#deps.journal.insert({
+        id: runId,
+        pipeline: pipeline.id,
+        status: 'running',
+        receivedAt: req.receivedAt.toISOString(),
+        request: keepRequest(req, mask),
+        replayOf: options.replayOf,
+      }),
+    )
+
+    const scope = runScope(req, { id: runId }, { id: pipeline.id, name: pipeline.name })
+    const recorder = this.#deps.journal.recorder(runId)
+    const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
+    const { status, error, answer } = this.#answer(pipeline, outcome, scope, runId, mask)
+
+    const durationMs = Date.now() - started
+    await this.#deps.journal
+      .finish(runId, { status, finishedAt: new Date().toISOString(), durationMs, error, response: sentAnswer(answer, mask) })
+      .catch((err: unknown) => (options.log ?? this.#deps.log).error({ err, runId }, 'journal could not record the end of a run'))
+    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, status, durationMs, error }, 'run finished')
+    return { runId, status, answer }
+  }
+
+  /** Keeps a request that was refused before any action (bad body, wrong method, too large). */
+  reject(pipeline: CompiledPipeline, req: IncomingRequest, err: HookrelayError, options: ReceiveOptions = {}): Promise<RunResult> {
+    return this.#keepFinished(pipeline, req, 'rejected', err, options)
+  }
+
+  /** Ends calls in flight (at shutdown): their steps fail and the runs end as failed. */
+  abort(): void {
+    this.#abort.abort()
+  }
+
+  async #keepFinished(pipeline: CompiledPipeline, req: IncomingRequest, status: RunStatus, err: HookrelayError, options: ReceiveOptions): Promise<RunResult> {
+    const runId = uuidv7()
+    const mask = this.#deps.masker.child()
+    const answer = errorAnswer(err, runId)
+    await this.#keep(() =>
+      this.#deps.journal.insert({
+        id: runId,
+        pipeline: pipeline.id,
+        status,
+        receivedAt: req.receivedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        durationMs: Date.now() - req.receivedAt.getTime(),
+        request: keepRequest(req, mask),
+        replayOf: options.replayOf,
+        error: err.message,
+        response: sentAnswer(answer, mask),
+      }),
+    )
+    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, status, error: err.message }, 'run kept without running')
+    return { runId, status, answer }
+  }
+
+  async #keep(write: () => Promise<void>): Promise<void> {
+    try {
+      await write()
+    } catch (err) {
+      this.#deps.log.error({ err }, 'journal write failed; the request was refused')
+      throw hookrelayError('HR_JOURNAL_UNAVAILABLE', [], { cause: err })
+    }
+  }
+
+  /** The answer for an outcome: the source's response, its on_error, or the default error. */
+  #answer(pipeline: CompiledPipeline, outcome: RunOutcome, scope: Scope, runId: string, mask: Masker) {
+    const { source } = pipeline
+    if (outcome.status === 'ok') {
+      try {
+        return { status: 'ok' as const, error: undefined, answer: source.answer.render(scope) }
+      } catch (err) {
+        const message = mask.message(err)
+        return { status: 'failed' as const, error: `response: ${message}`, answer: defaultErrorAnswer('response', message, runId) }
+      }
+    }
+    const step = outcome.failedStep ?? '?'
+    const error = `step '${step}': ${outcome.error ?? 'failed'}`
+    if (!source.onError) return { status: 'failed' as const, error, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
+    try {
+      scope['error'] = { step, message: outcome.error, code: outcome.errorCode }
+      return { status: 'failed' as const, error, answer: source.onError.render(scope) }
+    } catch (err) {
+      return { status: 'failed' as const, error: `${error}; on_error: ${mask.message(err)}`, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
+    }
+  }
+}
+
+function sentAnswer(answer: Answer, mask: Masker): SentAnswer {
+  return { status: answer.status, headers: mask.value(answer.headers), body: mask.text(answer.body) }
+}

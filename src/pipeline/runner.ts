@@ -1,0 +1,63 @@
+/**
+ * Runs a pipeline's actions in order. Each step is journaled as it starts and ends; the first
+ * failure ends the run unless the action has `continue_on_error`. Nothing an action throws,
+ * not even a bug, escapes: it becomes the step's error.
+ */
+import type { StepContext } from '../actions/types.js'
+import { HookrelayError, type ErrorCode } from '../errors.js'
+import type { StepRecorder } from '../journal/journal.js'
+import type { Masker } from '../mask.js'
+import type { CompiledAction } from './compile.js'
+import type { Scope } from './template.js'
+
+export interface RunOutcome {
+  status: 'ok' | 'failed'
+  /** The action that ended the run. */
+  failedStep?: string
+  /** The failed step's error, masked. */
+  error?: string
+  errorCode?: ErrorCode
+}
+
+export interface RunInput {
+  actions: readonly CompiledAction[]
+  scope: Scope
+  mask: Masker
+  recorder: StepRecorder
+  signal: AbortSignal
+}
+
+export async function runActions({ actions, scope, mask, recorder, signal }: RunInput): Promise<RunOutcome> {
+  const steps = scope['steps'] as Record<string, unknown>
+  for (const [seq, step] of actions.entries()) {
+    const started = Date.now()
+    recorder.started({ seq, id: step.id, type: step.type, startedAt: new Date(started).toISOString() })
+    const kept: { request?: unknown; response?: unknown; output?: unknown } = {}
+    const ctx: StepContext = {
+      scope,
+      signal,
+      mask,
+      record(part) {
+        if ('request' in part) recorder.request(seq, mask.value(part.request))
+        Object.assign(kept, part)
+      },
+    }
+    try {
+      steps[step.id] = await step.action.run(ctx)
+      recorder.finished(seq, { status: 'ok', durationMs: Date.now() - started, ...masked(kept, mask) })
+    } catch (err) {
+      const error = mask.message(err)
+      recorder.finished(seq, { status: 'failed', durationMs: Date.now() - started, error, ...masked(kept, mask) })
+      if (step.continueOnError) {
+        steps[step.id] = { error }
+        continue
+      }
+      return { status: 'failed', failedStep: step.id, error, errorCode: err instanceof HookrelayError ? err.code : 'HR_INTERNAL' }
+    }
+  }
+  return { status: 'ok' }
+}
+
+function masked(kept: { request?: unknown; response?: unknown; output?: unknown }, mask: Masker) {
+  return { request: mask.value(kept.request), response: mask.value(kept.response), output: mask.value(kept.output) }
+}

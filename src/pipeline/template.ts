@@ -1,0 +1,201 @@
+/**
+ * Templates: liquidjs in strict mode, compiled once at load, rendered per run.
+ *
+ * Incoming data is only ever a value in the scope, never template source, so template syntax
+ * inside a request is printed as text. Environment values that contain template syntax are
+ * kept literal too (see `literals`).
+ */
+import { randomInt, randomUUID } from 'node:crypto'
+import { Context, Liquid, Output, Tag, TokenKind, Value, toValueSync, type Template as LiquidTemplate } from 'liquidjs'
+import { hookrelayError } from '../errors.js'
+
+/** The names a template may read; `error` only exists in a source's `on_error` answer. */
+export const RUN_NAMES = ['in', 'request', 'steps', 'run', 'pipeline', 'now'] as const
+export const ERROR_NAMES = [...RUN_NAMES, 'error'] as const
+
+export type Scope = Record<string, unknown>
+
+/** What a template needs to know about where it stands, for load-time checks and messages. */
+export interface CompileOptions {
+  where: string // the key path in the config, e.g. pipelines[0].actions[1].url
+  names?: readonly string[] // allowed root names, default RUN_NAMES
+  earlierSteps?: readonly string[] // action ids a template may read as steps.<id>
+}
+
+export interface Template {
+  readonly source: string
+  /** True when the source holds no expression: render() always returns the source. */
+  readonly constant: boolean
+  /** Renders to text; objects and arrays print as JSON. */
+  render(scope: Scope): string
+  /** A template that is exactly one `{{ expr }}` yields the value with its type; others render(). */
+  evaluate(scope: Scope): unknown
+}
+
+/** A problem found while compiling; the config loader adds file, line and column. */
+export class TemplateCompileError extends Error {
+  override name = 'TemplateCompileError'
+}
+
+/** `single` is set when the part is exactly one `{{ expr }}`: its value, without output escaping. */
+type Segment = { literal: string } | { liquid: LiquidTemplate[]; single: Value | undefined }
+
+/** Tags that read files or include other templates: nothing in a config may reach the disk. */
+const FORBIDDEN_TAGS = ['include', 'render', 'layout', 'block']
+
+export class TemplateEngine {
+  readonly #liquid: Liquid
+  readonly #literals: readonly string[]
+
+  /** `literals`: strings (environment values) that must never be read as template source. */
+  constructor(literals: readonly string[] = []) {
+    this.#literals = literals.filter((s) => s.includes('{{') || s.includes('{%'))
+    this.#liquid = new Liquid({
+      strictVariables: true,
+      strictFilters: true,
+      ownPropertyOnly: true,
+      lenientIf: true, // lets `{{ x | default: 1 }}` and `{% if x %}` see a missing name as nil
+      outputEscape: (value: unknown) => toText(value),
+      renderLimit: 1000,
+      memoryLimit: 64 * 1024 * 1024,
+    })
+    this.#liquid.registerFilter('uuid', () => randomUUID())
+    this.#liquid.registerFilter('random', randomFilter)
+    for (const tag of FORBIDDEN_TAGS) this.#liquid.registerTag(tag, forbiddenTag(tag))
+  }
+
+  compile(source: string, options: CompileOptions): Template {
+    const segments = this.#split(source).map((part): Segment => {
+      if (part.literal) return { literal: part.text }
+      const liquid = this.#parse(part.text)
+      this.#checkNames(source, liquid, options)
+      const only = liquid.length === 1 ? liquid[0] : undefined
+      const single = only instanceof Output ? new Value((only.token as unknown as { content: string }).content, this.#liquid) : undefined
+      return { liquid, single }
+    })
+    return new CompiledTemplate(this.#liquid, source, options.where, segments)
+  }
+
+  #parse(text: string): LiquidTemplate[] {
+    try {
+      return this.#liquid.parse(text)
+    } catch (err) {
+      throw new TemplateCompileError(`template ${quote(text)} does not compile: ${firstLine(err)}`)
+    }
+  }
+
+  #checkNames(source: string, liquid: LiquidTemplate[], options: CompileOptions): void {
+    const names = options.names ?? RUN_NAMES
+    const earlier = options.earlierSteps ?? []
+    for (const segments of this.#liquid.globalVariableSegmentsSync(liquid)) {
+      const [root, step] = segments
+      if (typeof root !== 'string' || !names.includes(root)) {
+        throw new TemplateCompileError(
+          `template ${quote(source)} reads unknown name '${String(root)}' (allowed: ${names.join(', ')})`,
+        )
+      }
+      if (root === 'steps' && typeof step === 'string' && !earlier.includes(step)) {
+        const known = earlier.length > 0 ? `earlier actions: ${earlier.join(', ')}` : 'no action runs before this one'
+        throw new TemplateCompileError(
+          `template ${quote(source)} reads steps.${step}, which is not an earlier action (${known})`,
+        )
+      }
+    }
+  }
+
+  /** Splits a string at the protected literals, so that only the rest is parsed. */
+  #split(source: string): Array<{ literal: boolean; text: string }> {
+    let parts = [{ literal: false, text: source }]
+    for (const lit of this.#literals) {
+      parts = parts.flatMap((p) => {
+        if (p.literal || !p.text.includes(lit)) return [p]
+        return p.text.split(lit).flatMap((text, i) => (i === 0 ? [{ literal: false, text }] : [{ literal: true, text: lit }, { literal: false, text }]))
+      })
+    }
+    return parts.filter((p) => p.text !== '')
+  }
+}
+
+class CompiledTemplate implements Template {
+  readonly constant: boolean
+  readonly #text: string | undefined
+
+  constructor(
+    readonly liquid: Liquid,
+    readonly source: string,
+    readonly where: string,
+    readonly segments: Segment[],
+  ) {
+    this.constant = segments.every((s) => 'literal' in s || s.liquid.every((t) => t.token.kind === TokenKind.HTML))
+    this.#text = this.constant ? this.render({}) : undefined
+  }
+
+  render(scope: Scope): string {
+    if (this.#text !== undefined) return this.#text
+    let out = ''
+    for (const segment of this.segments) {
+      out += 'literal' in segment ? segment.literal : this.#run(() => this.liquid.renderSync(segment.liquid, scope))
+    }
+    return out
+  }
+
+  evaluate(scope: Scope): unknown {
+    const only = this.segments.length === 1 ? this.segments[0] : undefined
+    if (!only || 'literal' in only || !only.single) return this.render(scope)
+    const value = only.single
+    return this.#run(() => toValueSync(value.value(new Context(scope, this.liquid.options), false)))
+  }
+
+  #run<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      const missing = missingName(err)
+      if (missing !== undefined) throw hookrelayError('HR_TEMPLATE_MISSING', [missing, quote(this.source), this.where], { cause: err })
+      throw hookrelayError('HR_TEMPLATE_ERROR', [quote(this.source), this.where, firstLine(err)], { cause: err })
+    }
+  }
+}
+
+function missingName(err: unknown): string | undefined {
+  for (let e: unknown = err; e instanceof Error; e = (e as { originalError?: unknown }).originalError) {
+    if (e.name === 'UndefinedVariableError') return /undefined variable: ([^,]+)/.exec(e.message)?.[1]
+  }
+  return undefined
+}
+
+/** `{{ nil | random: 1, 100 }}` → an integer from 1 to 100; `{{ 1 | random: 6 }}` reads the input as min. */
+function randomFilter(input: unknown, a?: unknown, b?: unknown): number {
+  const [min, max] = b === undefined ? [Number(input ?? 0), Number(a ?? 100)] : [Number(a), Number(b)]
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max) || max < min) {
+    throw new Error(`random needs whole numbers min <= max, got ${String(min)} and ${String(max)}`)
+  }
+  return randomInt(min, max + 1)
+}
+
+function forbiddenTag(name: string): new (...args: ConstructorParameters<typeof Tag>) => Tag {
+  return class extends Tag {
+    constructor(...args: ConstructorParameters<typeof Tag>) {
+      super(...args)
+      throw new Error(`tag '${name}' is not allowed: templates cannot read files`)
+    }
+    *render(): Generator<unknown, void, unknown> {}
+  }
+}
+
+/** A value as text: strings as they are, nothing as '', objects and arrays as JSON. */
+export function toText(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value === null || value === undefined) return ''
+  return typeof value === 'object' ? JSON.stringify(value) : String(value)
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
+}
+
+/** Quotes a template for a message, shortened so a long body stays readable. */
+export function quote(source: string): string {
+  const short = source.length > 80 ? `${source.slice(0, 77)}...` : source
+  return `'${short}'`
+}

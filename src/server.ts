@@ -1,0 +1,79 @@
+/** buildServer: the Fastify app with its routes, not listening. Everything it uses is passed in. */
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Settings } from './config/load.js'
+import { hookrelayError } from './errors.js'
+import type { Journal } from './journal/journal.js'
+import { journalRoutes } from './journal/routes.js'
+import type { CompiledPipeline } from './pipeline/compile.js'
+import type { Executor } from './pipeline/executor.js'
+import { errorAnswer } from './sources/answer.js'
+import { toHookrelayError, webhookRoutes } from './sources/webhook.js'
+
+export interface ServerDeps {
+  settings: Settings
+  pipelines: readonly CompiledPipeline[]
+  journal: Journal
+  executor: Executor
+  log: Logger
+}
+
+/** Counters an operator can read from /healthz. */
+export interface ServerStats {
+  notFound: number
+}
+
+/** Server timeouts, set explicitly rather than left to defaults (see README, Security). */
+export const SERVER_TIMEOUTS = {
+  /** The whole request must arrive within this (slow senders are cut off). */
+  requestTimeoutMs: 30_000,
+  /** An idle socket is closed after this; longer than any run is allowed to take. */
+  connectionTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+} as const
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { settings, journal, executor } = deps
+  const stats: ServerStats = { notFound: 0 }
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: settings.bodyLimit,
+    requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
+    connectionTimeout: SERVER_TIMEOUTS.connectionTimeoutMs,
+    keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
+    routerOptions: { maxParamLength: 200 },
+    trustProxy: false,
+    return503OnClosing: true,
+  })
+
+  app.setNotFoundHandler(async (_request, reply) => {
+    stats.notFound++
+    const answer = errorAnswer(hookrelayError('HR_NOT_FOUND'))
+    return reply.code(answer.status).headers(answer.headers).send(answer.body)
+  })
+  app.setErrorHandler(async (error, request, reply) => {
+    const err = toHookrelayError(error as FastifyError, request, settings.bodyLimit)
+    if (err.status >= 500) request.log.error({ err: error }, 'request failed')
+    const answer = errorAnswer(err)
+    return reply.code(answer.status).headers(answer.headers).send(answer.body)
+  })
+
+  app.get('/healthz', async (_request, reply) => {
+    try {
+      await journal.checkWritable()
+      return { status: 'ok', not_found: stats.notFound }
+    } catch (err) {
+      deps.log.error({ err }, 'health check: journal not writable')
+      return reply.code(503).send({ status: 'unavailable', error: 'the journal is not writable' })
+    }
+  })
+
+  await app.register(journalRoutes, { journal, token: settings.journalToken })
+  await app.register(webhookRoutes, {
+    pipelines: deps.pipelines,
+    executor,
+    bodyLimit: settings.bodyLimit,
+    onNotFound: () => stats.notFound++,
+  })
+  return app
+}

@@ -1,0 +1,57 @@
+/** The answer a caller gets: a source's `response` (or `on_error`), rendered after the run. */
+import type { BuildContext } from '../actions/types.js'
+import type { AnswerConfig } from '../config/schema.js'
+import { hookrelayError, type HookrelayError } from '../errors.js'
+import type { Scope, Template } from '../pipeline/template.js'
+import { parseJsonBody } from '../actions/http-call.js'
+import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
+
+export interface Answer {
+  status: number
+  statusText?: string | undefined
+  headers: Record<string, string>
+  body: string
+}
+
+export interface CompiledAnswer {
+  /** Renders the answer; throws when a template fails (the caller then gets the error answer). */
+  render(scope: Scope): Answer
+  /** Headers that need no run to render (for CORS preflights). */
+  readonly constantHeaders: Record<string, string>
+}
+
+export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: number, build: BuildContext): CompiledAnswer {
+  checkHeaderConfig(config?.headers ?? {}, ['headers'], build)
+  const headers = Object.entries(config?.headers ?? {}).map(([name, value]) => [name, build.template(value, ['headers', name])] as const)
+  const body: Template | undefined = config?.body === undefined ? undefined : build.template(config.body, ['body'])
+  const status = config?.status ?? defaultStatus
+
+  return {
+    constantHeaders: Object.fromEntries(headers.filter(([, t]) => t.constant).map(([name, t]) => [name, t.render({})])),
+    render(scope) {
+      const rendered = Object.fromEntries(headers.map(([name, t]) => [name, t.render(scope)]))
+      checkHeaderValues(rendered)
+      const text = body?.render(scope) ?? ''
+      return { status, statusText: config?.status_text, headers: withContentType(rendered, text), body: text }
+    },
+  }
+}
+
+/** A body without a declared type is labelled JSON when it parses as JSON, else plain text. */
+function withContentType(headers: Record<string, string>, body: string): Record<string, string> {
+  if (body === '' || hasHeader(headers, 'content-type')) return headers
+  const type = parseJsonBody(body) !== null ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'
+  return { ...headers, 'content-type': type }
+}
+
+/** The JSON answer for an error that ends a request, with the status from the error table. */
+export function errorAnswer(err: HookrelayError, runId?: string): Answer {
+  const body: Record<string, unknown> = { error: err.message, code: err.code }
+  if (runId) body['run_id'] = runId
+  return { status: err.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) }
+}
+
+/** The default answer when an action fails and no `on_error` is configured: 500 and a JSON error. */
+export function defaultErrorAnswer(step: string, message: string, runId: string): Answer {
+  return errorAnswer(hookrelayError('HR_ACTION_FAILED', [step, message]), runId)
+}

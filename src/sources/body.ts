@@ -1,0 +1,123 @@
+/**
+ * Request bodies: JSON, form-urlencoded and text, read once as bytes and kept raw for the
+ * journal. Parsing never throws: a bad body comes back with `error`, so the run can be kept
+ * as `rejected` with the bytes that arrived.
+ */
+import formbody from '@fastify/formbody'
+import { parse as parseQueryString } from 'fast-querystring'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { hookrelayError, type HookrelayError } from '../errors.js'
+
+export type BodyKind = 'none' | 'json' | 'form' | 'text'
+
+export interface ParsedBody {
+  kind: BodyKind
+  raw: Buffer
+  /** The body as text; undefined when it is not valid UTF-8. */
+  text: string | undefined
+  /** The parsed body: an object for JSON and forms, a string for text, null when absent or bad. */
+  value: unknown
+  /** Top-level fields that go into `in.*` (an object without prototype). */
+  fields: Record<string, unknown>
+  error?: HookrelayError
+}
+
+/** JSON deeper than this is refused before parsing: no legitimate webhook nests so deep. */
+export const MAX_JSON_DEPTH = 64
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json$/
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+export function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase()
+}
+
+/** The kind of body a content type announces, or undefined when hookrelay does not read it. */
+export function bodyKind(contentType: string | undefined): BodyKind | undefined {
+  const type = mediaType(contentType)
+  if (type === '') return 'none'
+  if (JSON_TYPE.test(type)) return 'json'
+  if (type === 'application/x-www-form-urlencoded') return 'form'
+  if (type.startsWith('text/')) return 'text'
+  return undefined
+}
+
+export function parseBody(raw: Buffer, contentType: string | undefined): ParsedBody {
+  const kind = bodyKind(contentType)
+  if (raw.length === 0) return { kind: 'none', raw, text: '', value: null, fields: Object.create(null) }
+  let text: string
+  try {
+    text = utf8.decode(raw)
+  } catch {
+    return failed(kind ?? 'text', raw, undefined, hookrelayError('HR_BAD_ENCODING'))
+  }
+  if (kind === 'json') return parseJson(raw, text)
+  if (kind === 'form') {
+    const fields = ownFields(parseQueryString(text) as Record<string, unknown>)
+    return { kind, raw, text, value: fields, fields }
+  }
+  return { kind: 'text', raw, text, value: text, fields: Object.create(null) }
+}
+
+function failed(kind: BodyKind, raw: Buffer, text: string | undefined, error: HookrelayError): ParsedBody {
+  return { kind, raw, text, value: null, fields: Object.create(null), error }
+}
+
+function parseJson(raw: Buffer, text: string): ParsedBody {
+  if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) return failed('json', raw, text, hookrelayError('HR_BODY_TOO_DEEP', [MAX_JSON_DEPTH]))
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    return failed('json', raw, text, hookrelayError('HR_BAD_JSON', [(err as Error).message]))
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return failed('json', raw, text, hookrelayError('HR_BODY_NOT_OBJECT', [describeJson(value)]))
+  }
+  return { kind: 'json', raw, text, value, fields: ownFields(value as Record<string, unknown>) }
+}
+
+/** Copies own fields into an object without prototype: no key, not even `__proto__`, reaches one. */
+export function ownFields(source: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(source)) out[key] = source[key]
+  return out
+}
+
+/** True when brackets outside strings nest deeper than `max`; one pass, no recursion. */
+export function jsonDepthExceeds(text: string, max: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true
+    } else if (c === 125 || c === 93) depth--
+  }
+  return false
+}
+
+function describeJson(value: unknown): string {
+  if (Array.isArray(value)) return 'an array'
+  if (value === null) return 'null'
+  return `a ${typeof value}`
+}
+
+/**
+ * Registers the body parsers in a Fastify scope: ours for JSON and text, @fastify/formbody
+ * (with our parser) for forms. Any other content type gets Fastify's 415.
+ */
+export async function registerBodyParsers(app: FastifyInstance): Promise<void> {
+  app.removeAllContentTypeParsers()
+  const asBuffer = (req: FastifyRequest, body: Buffer, done: (err: null, body: ParsedBody) => void): void =>
+    done(null, parseBody(body, req.headers['content-type']))
+  app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, asBuffer)
+  app.addContentTypeParser(/^text\//, { parseAs: 'buffer' }, asBuffer)
+  // formbody types its parser as returning the fields; it hands back whatever we return.
+  const parser = (text: string) => parseBody(Buffer.from(text, 'utf8'), 'application/x-www-form-urlencoded') as unknown as Record<string, unknown>
+  await app.register(formbody, { parser })
+}

@@ -1,0 +1,70 @@
+/** A request that reached a pipeline: what is kept in the journal and what templates see. */
+import type { KeptRequest } from '../journal/runs.js'
+import type { Masker } from '../mask.js'
+import type { Scope } from '../pipeline/template.js'
+import { ownFields, parseBody, type ParsedBody } from './body.js'
+
+export interface IncomingRequest {
+  method: string
+  /** The path with the URL key masked: the key never reaches the journal or a template. */
+  path: string
+  query: Record<string, unknown>
+  /** Header names in lower case. */
+  headers: Record<string, string>
+  body: ParsedBody
+  receivedAt: Date
+}
+
+/** The request as the journal keeps it: secrets masked, the body raw (base64 when not UTF-8). */
+export function keepRequest(req: IncomingRequest, mask: Masker): KeptRequest {
+  const kept: KeptRequest = {
+    method: req.method,
+    path: req.path,
+    query: mask.value(req.query),
+    headers: mask.value(req.headers),
+    raw: '',
+  }
+  const { text, raw } = req.body
+  if (text !== undefined) kept.raw = mask.text(text)
+  else Object.assign(kept, { raw: raw.toString('base64'), encoding: 'base64' })
+  return kept
+}
+
+/** Rebuilds an incoming request from a journal entry, for replay. */
+export function restoreRequest(kept: KeptRequest, receivedAt: Date): IncomingRequest {
+  const raw = Buffer.from(kept.raw, kept.encoding === 'base64' ? 'base64' : 'utf8')
+  return {
+    method: kept.method,
+    path: kept.path,
+    query: kept.query,
+    headers: kept.headers,
+    body: parseBody(raw, kept.headers['content-type']),
+    receivedAt,
+  }
+}
+
+/** `in.*`: the query string merged with the body's top-level fields (the body wins). */
+export function inFields(req: IncomingRequest): Record<string, unknown> {
+  const fields = ownFields(req.query)
+  for (const key of Object.keys(req.body.fields)) fields[key] = req.body.fields[key]
+  return fields
+}
+
+/** Everything a template of this run can read. */
+export function runScope(req: IncomingRequest, run: { id: string }, pipeline: { id: string; name: string }): Scope {
+  return {
+    in: inFields(req),
+    request: {
+      method: req.method,
+      path: req.path,
+      headers: req.headers,
+      query: req.query,
+      body: req.body.value,
+      raw: req.body.text ?? req.body.raw.toString('utf8'),
+    },
+    steps: Object.create(null),
+    run,
+    pipeline,
+    now: req.receivedAt.toISOString(),
+  }
+}

@@ -1,0 +1,49 @@
+/** A pipeline's source compiled: its key, accepted methods, answers and CORS headers. */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { BuildContext } from '../actions/types.js'
+import type { SourceConfig, SourceType } from '../config/schema.js'
+import { ERROR_NAMES } from '../pipeline/template.js'
+import { compileAnswer, type CompiledAnswer } from './answer.js'
+
+/** GetCourse's "Вызвать URL" sends GET or POST; the presets accept exactly those. */
+const GETCOURSE_METHODS = ['GET', 'POST'] as const
+
+export interface CompiledSource {
+  type: SourceType
+  /** undefined: any method. */
+  methods: ReadonlySet<string> | undefined
+  answer: CompiledAnswer
+  onError: CompiledAnswer | undefined
+  /** Compares a URL key in constant time. */
+  keyMatches(given: string | undefined): boolean
+  readonly hasKey: boolean
+}
+
+export function compileSource(config: SourceConfig, build: BuildContext): CompiledSource {
+  if (config.type !== 'http' && config.methods) {
+    build.problem(['methods'], `${config.type} accepts ${GETCOURSE_METHODS.join(' and ')}; remove methods or use type http`)
+  }
+  const methods = config.type === 'http' ? config.methods : GETCOURSE_METHODS
+  return {
+    type: config.type,
+    methods: methods ? new Set(methods) : undefined,
+    answer: compileAnswer(config.response, 200, build.at(['response'])),
+    onError: config.on_error ? compileAnswer(config.on_error, 500, build.at(['on_error'], ERROR_NAMES)) : undefined,
+    keyMatches: keyMatcher(config.key),
+    hasKey: config.key !== undefined,
+  }
+}
+
+/**
+ * Both sides are hashed first, so the comparison takes the same time whatever the lengths
+ * (timingSafeEqual throws on a length mismatch).
+ */
+function keyMatcher(key: string | undefined): (given: string | undefined) => boolean {
+  if (key === undefined) return (given) => given === undefined
+  const expected = digest(key)
+  return (given) => given !== undefined && timingSafeEqual(digest(given), expected)
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest()
+}

@@ -1,0 +1,150 @@
+/**
+ * The webhook routes, `/hooks/<id>` and `/hooks/<id>/<key>`. Before the body is read: the
+ * pipeline and key are checked (unknown and wrong both get the same uncounted-as-run 404),
+ * CORS preflights are answered and methods filtered. Then: snapshot -> executor -> reply.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { hookrelayError, HookrelayError } from '../errors.js'
+import { maskHookPath } from '../mask.js'
+import type { CompiledPipeline } from '../pipeline/compile.js'
+import type { Executor } from '../pipeline/executor.js'
+import { errorAnswer, type Answer } from './answer.js'
+import { parseBody, registerBodyParsers, type ParsedBody } from './body.js'
+import type { IncomingRequest } from './incoming.js'
+
+export interface WebhookOptions {
+  pipelines: readonly CompiledPipeline[]
+  executor: Executor
+  /** server.body_limit, for the 413 message. */
+  bodyLimit: number
+  /** Called for every 404, which is counted but never journaled. */
+  onNotFound: () => void
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+const RUN_HEADER = 'x-hookrelay-run'
+
+type Params = { pipeline: string; key?: string }
+
+export async function webhookRoutes(app: FastifyInstance, options: WebhookOptions): Promise<void> {
+  await registerBodyParsers(app)
+  const byId = new Map(options.pipelines.map((p) => [p.id, p]))
+  const matched = new WeakMap<FastifyRequest, CompiledPipeline>()
+  const { executor } = options
+
+  const notFound = (reply: FastifyReply) => {
+    options.onNotFound()
+    return send(reply, errorAnswer(hookrelayError('HR_NOT_FOUND')))
+  }
+
+  async function onRequest(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
+    const pipeline = byId.get(request.params.pipeline)
+    if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return notFound(reply)
+    matched.set(request, pipeline)
+    if (isPreflight(request, pipeline)) return send(reply, preflightAnswer(request, pipeline))
+    const { methods } = pipeline.source
+    if (methods && !methods.has(request.method)) {
+      const allowed = [...methods].join(', ')
+      const err = hookrelayError('HR_METHOD_NOT_ALLOWED', [request.method, allowed])
+      const result = await keepOrRefuse(() => executor.reject(pipeline, incoming(request), err, { log: request.log }))
+      reply.header('allow', allowed)
+      return send(reply, result.answer, result.runId)
+    }
+    return undefined
+  }
+
+  async function handler(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
+    const pipeline = matched.get(request)!
+    const result = await keepOrRefuse(() => executor.receive(pipeline, incoming(request), { log: request.log }))
+    return send(reply, result.answer, result.runId)
+  }
+
+  for (const url of ['/hooks/:pipeline', '/hooks/:pipeline/:key']) {
+    app.route<{ Params: Params }>({ method: METHODS, url, exposeHeadRoute: false, onRequest, handler })
+  }
+
+  // Body errors Fastify raises before the handler (too large, unsupported type) are kept as rejected runs.
+  app.setErrorHandler(async (error, request, reply) => {
+    const err = toHookrelayError(error as FastifyError, request, options.bodyLimit)
+    if (err.status >= 500) request.log.error({ err: error }, 'request failed')
+    const pipeline = matched.get(request)
+    if (!pipeline) return send(reply, errorAnswer(err))
+    const result = await keepOrRefuse(() => executor.reject(pipeline, incoming(request, emptyBody()), err, { log: request.log }))
+    return send(reply, result.answer, result.runId)
+  })
+}
+
+/** Runs `keep`; when the journal cannot keep the request, answers 503 so the sender retries. */
+async function keepOrRefuse(keep: () => Promise<{ answer: Answer; runId: string }>): Promise<{ answer: Answer; runId?: string }> {
+  try {
+    return await keep()
+  } catch (err) {
+    if (err instanceof HookrelayError && err.code === 'HR_JOURNAL_UNAVAILABLE') {
+      const answer = errorAnswer(err)
+      return { answer: { ...answer, headers: { ...answer.headers, 'retry-after': '5' } } }
+    }
+    throw err
+  }
+}
+
+function incoming(request: FastifyRequest, body?: ParsedBody): IncomingRequest {
+  return {
+    method: request.method,
+    path: maskHookPath(request.url.split('?')[0] ?? ''),
+    query: (request.query ?? {}) as Record<string, unknown>,
+    headers: flatHeaders(request.headers),
+    body: body ?? (request.body as ParsedBody | undefined) ?? emptyBody(),
+    receivedAt: new Date(),
+  }
+}
+
+function emptyBody(): ParsedBody {
+  return parseBody(Buffer.alloc(0), undefined)
+}
+
+function flatHeaders(headers: FastifyRequest['headers']): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value
+  return out
+}
+
+function send(reply: FastifyReply, answer: Answer, runId?: string): FastifyReply {
+  reply.code(answer.status)
+  if (answer.statusText) reply.raw.statusMessage = answer.statusText
+  reply.headers(answer.headers)
+  if (runId) reply.header(RUN_HEADER, runId)
+  return reply.send(answer.body)
+}
+
+/** A CORS preflight to a source whose answer allows an origin is answered from its headers. */
+function isPreflight(request: FastifyRequest, pipeline: CompiledPipeline): boolean {
+  if (request.method !== 'OPTIONS' || !request.headers['access-control-request-method']) return false
+  if (pipeline.source.methods?.has('OPTIONS')) return false
+  return Object.keys(pipeline.source.answer.constantHeaders).some((h) => h.toLowerCase() === 'access-control-allow-origin')
+}
+
+function preflightAnswer(request: FastifyRequest, pipeline: CompiledPipeline): Answer {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(pipeline.source.answer.constantHeaders)) {
+    if (name.toLowerCase().startsWith('access-control-')) headers[name.toLowerCase()] = value
+  }
+  headers['access-control-allow-methods'] ??= [...(pipeline.source.methods ?? METHODS)].join(', ')
+  const asked = request.headers['access-control-request-headers']
+  if (asked && !headers['access-control-allow-headers']) headers['access-control-allow-headers'] = String(asked)
+  headers['access-control-max-age'] ??= '600'
+  return { status: 204, headers, body: '' }
+}
+
+/** Maps Fastify's own errors (raised before our handler) to ours. */
+export function toHookrelayError(error: FastifyError, request: FastifyRequest, bodyLimit: number): HookrelayError {
+  if (error instanceof HookrelayError) return error
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return hookrelayError('HR_BODY_TOO_LARGE', [bodyLimit], { cause: error })
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return hookrelayError('HR_UNSUPPORTED_MEDIA_TYPE', [request.headers['content-type'] ?? '(none)'], { cause: error })
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) return hookrelayError('HR_BAD_REQUEST', [error.message], { cause: error })
+  return hookrelayError('HR_INTERNAL', [], { cause: error })
+}
