@@ -24,10 +24,8 @@ export const ERRORS = {
     status: 415,
     message: "content type '%s' is not supported (send application/json, application/x-www-form-urlencoded or text/plain)",
   },
-  HR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are too large' },
   HR_PIPELINE_STOPPED: { status: 503, message: 'pipeline stopped' },
   HR_JOURNAL_UNAVAILABLE: { status: 503, message: 'the journal cannot keep this request right now; retry later' },
-  HR_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down; retry later' },
   HR_ACTION_FAILED: { status: 500, message: "action '%s' failed: %s" },
   HR_RESPONSE_FAILED: { status: 500, message: 'the response could not be rendered: %s' },
   HR_INTERNAL: { status: 500, message: 'internal error' },
@@ -51,7 +49,6 @@ export const ERRORS = {
 
   // Loading the configuration and the database.
   HR_CONFIG_INVALID: { status: 500, message: '%s' },
-  HR_CONFIG_NOT_FOUND: { status: 500, message: 'config file %s not found' },
   HR_MIGRATION_FAILED: { status: 500, message: 'migration %s failed: %s' },
 } as const satisfies Record<string, ErrorDef>
 
@@ -75,9 +72,4 @@ export function hookrelayError(code: ErrorCode, args: readonly unknown[] = [], o
   let i = 0
   const message = ERRORS[code].message.replace(/%s/g, () => String(args[i++] ?? ''))
   return new HookrelayError(code, message, options)
-}
-
-/** The JSON body a caller gets for an error. */
-export function errorBody(err: HookrelayError, extra?: Record<string, unknown>): Record<string, unknown> {
-  return { error: err.message, code: err.code, ...extra }
 }

@@ -19,8 +19,11 @@ export interface BuildContext {
   template(source: string, key: readonly PathKey[]): Template
   /** Compiles every string inside a value (a JSON body, a map of fields) as a template. */
   tree(value: unknown, key: readonly PathKey[]): TemplateTree
-  /** Reports a problem at `key` (relative to the action); loading goes on to find more. */
-  problem(key: readonly PathKey[], message: string): void
+  /**
+   * Reports a problem at `key` (relative to the action); loading goes on to find more.
+   * `name`: the problem is with that key's name itself, so it is placed at the name.
+   */
+  problem(key: readonly PathKey[], message: string, name?: string): void
   /** The same context one level down (`key`), optionally with other allowed template names. */
   at(key: readonly PathKey[], names?: readonly string[]): BuildContext
 }

@@ -4,7 +4,7 @@
  * server never starts on an invalid file.
  */
 import { readFileSync } from 'node:fs'
-import { relative, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { LineCounter, parseDocument } from 'yaml'
 import { ACTION_TYPES } from '../actions/index.js'
@@ -13,7 +13,7 @@ import { isSecretName, Masker } from '../mask.js'
 import { compilePipelines, type CompiledPipeline } from '../pipeline/compile.js'
 import { TemplateEngine } from '../pipeline/template.js'
 import { substituteEnv } from './env.js'
-import { ConfigError, locateProblems, schemaProblems, type Problem } from './problems.js'
+import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
 import { ConfigSchema, DEFAULTS, type Config } from './schema.js'
 
 const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, keywords: ['hint'] })
@@ -31,7 +31,7 @@ export interface Settings {
 }
 
 export interface LoadedConfig {
-  /** The file as named in messages (relative to the working directory). */
+  /** The file as named in messages (as the operator gave it). */
   file: string
   config: Config
   settings: Settings
@@ -49,11 +49,10 @@ export interface LoadOptions {
 }
 
 export function loadConfig(options: LoadOptions): LoadedConfig {
-  const absolute = resolve(options.path)
-  const file = relative(process.cwd(), absolute) || absolute
+  const file = options.path // named in messages as the operator gave it
   let text: string
   try {
-    text = readFileSync(absolute, 'utf8')
+    text = readFileSync(file, 'utf8')
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message
     throw new ConfigError([`${file}: ${reason}`])
@@ -66,7 +65,12 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1} ${e.message.split('\n')[0]}`))
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0])
+        return `${file}:${line}:${col} ${e.message.split('\n')[0]}`
+      }),
+    )
   }
   const env = substituteEnv(doc, options.env ?? process.env)
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
@@ -75,15 +79,27 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   }
 
   const problems: Problem[] = [...env.problems]
-  if (!validate(data)) problems.push(...schemaProblems(validate.errors ?? [], data, ACTION_TYPES))
-  if (problems.length > 0) fail(problems)
+  if (!validate(data)) {
+    // A value whose variable is missing is reported once, as missing, not again as malformed.
+    const envPaths = new Set(env.problems.map((p) => formatPath(p.path)))
+    problems.push(...schemaProblems(validate.errors ?? [], data, ACTION_TYPES).filter((p) => !envPaths.has(formatPath(p.path))))
+  }
   const config = data as Config
 
-  const compiled = compilePipelines(config, { engine: new TemplateEngine(env.literals), http: options.http })
-  if (compiled.problems.length > 0) fail(compiled.problems)
+  // Pipelines that passed the schema are compiled even when others did not, so that every
+  // problem (templates, duplicate ids, cross-checks) is reported in one go.
+  const pipelinesUsable = Array.isArray(config.pipelines) && !problems.some((p) => p.path[0] === 'pipelines' && p.path.length < 2)
+  if (pipelinesUsable) {
+    const compiled = compilePipelines(config, { engine: new TemplateEngine(env.literals), http: options.http }, problems)
+    problems.push(...compiled.problems)
+    if (problems.length === 0) return finish(compiled.pipelines)
+  }
+  return fail(problems)
 
-  const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => `${p.text}`)
-  return { file, config, settings: settingsOf(config), pipelines: compiled.pipelines, warnings, masker: collectSecrets(config, env.secrets) }
+  function finish(pipelines: CompiledPipeline[]): LoadedConfig {
+    const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => p.text)
+    return { file, config, settings: settingsOf(config), pipelines, warnings, masker: collectSecrets(config, env.secrets) }
+  }
 }
 
 function settingsOf(config: Config): Settings {
@@ -106,7 +122,7 @@ function configWarnings(config: Config): Problem[] {
   config.pipelines.forEach((p, i) => {
     const key = p.source.key
     if (key === undefined) {
-      warnings.push({ path: ['pipelines', i, 'source'], message: `warning: no key, so anyone who guesses the id can trigger pipeline '${p.id}'` })
+      warnings.push({ path: ['pipelines', i, 'source'], message: 'warning: no key, so anyone who guesses the id can trigger this pipeline' })
     } else if (key.length < MIN_KEY_LENGTH) {
       warnings.push({ path: ['pipelines', i, 'source', 'key'], message: `warning: the key is short; use at least ${MIN_KEY_LENGTH} random characters` })
     }

@@ -62,7 +62,7 @@ export function locateProblems(
 }
 
 function pipelineNote(path: readonly PathKey[], data: unknown): string {
-  if (path[0] !== 'pipelines' || typeof path[1] !== 'number' || path.length < 3) return ''
+  if (path[0] !== 'pipelines' || typeof path[1] !== 'number' || path.length < 3 || (path.length === 3 && path[2] === 'id')) return ''
   const id = (data as { pipelines?: Array<{ id?: unknown }> } | undefined)?.pipelines?.[path[1]]?.id
   return typeof id === 'string' ? ` in pipeline '${id}'` : ''
 }
@@ -126,7 +126,7 @@ function toProblem(err: ErrorObject, data: unknown, actionTypes: readonly string
     case 'enum':
       return { path, message: `found ${found} (allowed: ${(params['allowedValues'] as unknown[]).join(', ')})` }
     case 'discriminator':
-      return { path, message: discriminatorMessage(params, actionTypes) }
+      return { path: params['error'] === 'mapping' ? [...path, 'type'] : path, message: discriminatorMessage(params, actionTypes) }
     default:
       return { path, message: `found ${found}, expected ${schema.hint ?? err.message ?? 'something else'}` }
   }

@@ -7,7 +7,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** At load: every configured header has a valid name and a value without CR or LF. */
 export function checkHeaderConfig(headers: Record<string, unknown>, key: readonly PathKey[], build: BuildContext): void {
   for (const [name, value] of Object.entries(headers)) {
-    if (!HEADER_NAME.test(name)) build.problem([...key, name], `'${name}' is not a valid header name`)
+    if (!HEADER_NAME.test(name)) build.problem(key, `'${name}' is not a valid header name`, name)
     if (/[\r\n]/.test(String(value))) build.problem([...key, name], 'a header value may not contain CR or LF')
   }
 }

@@ -31,42 +31,61 @@ export interface CompileDeps {
   http: HttpClient
 }
 
-export function compilePipelines(config: Config, deps: CompileDeps): { pipelines: CompiledPipeline[]; problems: Problem[] } {
+/**
+ * Compiles every pipeline. `known` are the schema problems already found: a source or action
+ * with one is skipped (its values cannot be trusted), the rest is still checked, so that the
+ * operator gets every problem in one go. The result is only usable when no problem was found.
+ */
+export function compilePipelines(config: Config, deps: CompileDeps, known: readonly Problem[] = []): { pipelines: CompiledPipeline[]; problems: Problem[] } {
   const problems: Problem[] = [...duplicateIds(config)]
-  const root = new Builder(deps, problems, [], [], RUN_NAMES)
-  const pipelines = config.pipelines.map((p, i) => compilePipeline(p, root.at(['pipelines', i]), deps, problems))
+  const malformed = (...prefix: PathKey[]) => known.some((k) => prefix.every((seg, i) => k.path[i] === seg))
+  const pipelines = config.pipelines.map((p, i) => compilePipeline(p, ['pipelines', i], deps, problems, malformed))
   return { pipelines, problems }
 }
 
-function compilePipeline(p: PipelineConfig, build: Builder, deps: CompileDeps, problems: Problem[]): CompiledPipeline {
+function compilePipeline(
+  p: PipelineConfig,
+  at: PathKey[],
+  deps: CompileDeps,
+  problems: Problem[],
+  malformed: (...prefix: PathKey[]) => boolean,
+): CompiledPipeline {
+  const actionConfigs = Array.isArray(p.actions) ? p.actions : []
+  const ids = actionConfigs.map((a) => (isObject(a) && typeof a.id === 'string' ? a.id : ''))
   // The answer is rendered after the actions, so it may read every step.
-  const allSteps = p.actions.map((a) => a.id)
-  const source = compileSource(p.source, new Builder(deps, problems, [...build.prefix, 'source'], allSteps, RUN_NAMES))
-  const actions = p.actions.map((a, j): CompiledAction => {
-    const earlier = p.actions.slice(0, j).map((e) => e.id)
-    const at = new Builder(deps, problems, [...build.prefix, 'actions', j], earlier, RUN_NAMES)
-    const spec = actionSpec(a.type)!
+  const source = isObject(p.source) && !malformed(...at, 'source') ? compileSource(p.source, new Builder(deps, problems, [...at, 'source'], ids, RUN_NAMES)) : undefined
+  const actions = actionConfigs.flatMap((a, j): CompiledAction[] => {
+    if (!isObject(a) || malformed(...at, 'actions', j)) return []
+    const build = new Builder(deps, problems, [...at, 'actions', j], ids.slice(0, j), RUN_NAMES)
     let action: Action
     try {
-      action = spec.create(a, at)
+      action = actionSpec(a.type)!.create(a, build)
     } catch (err) {
-      at.problem([], `cannot be created: ${(err as Error).message}`)
+      build.problem([], `cannot be created: ${(err as Error).message}`)
       action = { run: () => Promise.reject(err) }
     }
-    return { id: a.id, type: a.type, continueOnError: a.continue_on_error ?? false, action }
+    return [{ id: a.id, type: a.type, continueOnError: a.continue_on_error ?? false, action }]
   })
-  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, source, actions }
+  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, source: source!, actions }
 }
 
+function isObject<T>(value: T): value is T & object {
+  return typeof value === 'object' && value !== null
+}
+
+/** Runs on possibly malformed pipelines too, so it checks the shapes it relies on. */
 function duplicateIds(config: Config): Problem[] {
   const problems: Problem[] = []
   const firstPipeline = new Map<string, number>()
   config.pipelines.forEach((p, i) => {
+    if (typeof p !== 'object' || p === null || typeof p.id !== 'string') return
     const first = firstPipeline.get(p.id)
     if (first === undefined) firstPipeline.set(p.id, i)
     else problems.push({ path: ['pipelines', i, 'id'], message: `duplicate pipeline id '${p.id}' (first at pipelines[${first}])` })
     const firstAction = new Map<string, number>()
+    if (!Array.isArray(p.actions)) return
     p.actions.forEach((a, j) => {
+      if (typeof a !== 'object' || a === null || typeof a.id !== 'string') return
       const seen = firstAction.get(a.id)
       if (seen === undefined) firstAction.set(a.id, j)
       else problems.push({ path: ['pipelines', i, 'actions', j, 'id'], message: `duplicate action id '${a.id}' (first at actions[${seen}])` })
@@ -76,7 +95,7 @@ function duplicateIds(config: Config): Problem[] {
 }
 
 /** A template that renders nothing, standing in for one that did not compile. */
-const BROKEN: Template = { source: '', constant: true, render: () => '', evaluate: () => '' }
+const BROKEN: Template = { source: '', constant: false, render: () => '', evaluate: () => '' }
 
 class Builder implements BuildContext {
   constructor(
@@ -95,8 +114,8 @@ class Builder implements BuildContext {
     return new Builder(this.deps, this.problems, [...this.prefix, ...key], this.earlierSteps, names)
   }
 
-  problem(key: readonly PathKey[], message: string): void {
-    this.problems.push({ path: [...this.prefix, ...key], message })
+  problem(key: readonly PathKey[], message: string, name?: string): void {
+    this.problems.push({ path: [...this.prefix, ...key], message, key: name })
   }
 
   template(source: string, key: readonly PathKey[]): Template {

@@ -124,7 +124,7 @@ export class Executor {
         return { status: 'ok' as const, error: undefined, answer: source.answer.render(scope) }
       } catch (err) {
         const message = mask.message(err)
-        return { status: 'failed' as const, error: `response: ${message}`, answer: defaultErrorAnswer('response', message, runId) }
+        return { status: 'failed' as const, error: `response: ${message}`, answer: errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId) }
       }
     }
     const step = outcome.failedStep ?? '?'

@@ -17,7 +17,7 @@ export function parsePath(source: string): PathSegment[] {
   const segments: PathSegment[] = []
   let i = source.startsWith('$') ? 1 : 0
   const fail = (what: string): never => {
-    throw new JsonPathError(`path ${JSON.stringify(source)}: ${what} at column ${i + 1}`)
+    throw new JsonPathError(`path '${source}': ${what} at column ${i + 1}`)
   }
 
   while (i < source.length) {

@@ -1,0 +1,102 @@
+/** The hookrelay command as an operator runs it: check, urls, serve, and npm start's defaults. */
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { ROOT, run, serve, type Served } from '../helpers/process.js'
+
+let dir: string
+let served: Served | undefined
+afterEach(async () => {
+  if (served) await served.stop('SIGKILL')
+  served = undefined
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+function tempConfig(yaml: string): string {
+  dir = mkdtempSync(join(tmpdir(), 'hookrelay-cli-'))
+  const path = join(dir, 'config.yaml')
+  writeFileSync(path, yaml)
+  return path
+}
+
+const GOOD = `server: { public_url: "https://hooks.example.ru/" }
+pipelines:
+  - id: crm
+    source: { type: http, key: k-0123456789abcdef, methods: [POST] }
+    actions:
+      - { id: send, type: http.request, url: "https://crm.example.ru/api" }
+  - id: open
+    enabled: false
+    source: { type: http }
+    actions: []
+`
+
+describe('check', () => {
+  it('prints each pipeline with its URL and the warnings, and exits 0', async () => {
+    const path = tempConfig(GOOD)
+    const { code, stdout, stderr } = await run(['check', '--config', path])
+    expect(code).toBe(0)
+    expect(stdout).toContain('ok, 2 pipelines')
+    expect(stdout).toContain('  crm  http  POST  https://hooks.example.ru/hooks/crm/k-0123456789abcdef')
+    expect(stdout).toContain('    actions: send (http.request)')
+    expect(stdout).toContain('  open (stopped)  http  any method  https://hooks.example.ru/hooks/open')
+    expect(stderr).toContain('pipelines[1].source: warning: no key, so anyone who guesses the id can trigger this pipeline')
+  })
+
+  it('prints every problem and exits 1', async () => {
+    const path = tempConfig(GOOD.replace(' url: "https', ' ur1: "https').replace('type: http }', 'type: htp }'))
+    const { code, stderr } = await run(['check', '--config', path])
+    expect(code).toBe(1)
+    expect(stderr.trim().split('\n')).toEqual([
+      `${path}: 3 problems`,
+      `${path}:6:9 pipelines[0].actions[0]: missing key 'url' in pipeline 'crm'`,
+      `${path}:6:41 pipelines[0].actions[0]: unknown key 'ur1' (allowed: method, url, query, headers, body, success, timeout, retries, id, type, continue_on_error) in pipeline 'crm'`,
+      `${path}:9:21 pipelines[1].source.type: found 'htp' (allowed: http, getcourse.user, getcourse.order) in pipeline 'open'`,
+    ])
+  })
+
+  it('reads HOOKRELAY_CONFIG when --config is not given', async () => {
+    const path = tempConfig(GOOD)
+    const { code, stdout } = await run(['check'], { env: { HOOKRELAY_CONFIG: path } })
+    expect(code).toBe(0)
+    expect(stdout).toContain('ok, 2 pipelines')
+  })
+
+  it('refuses an unknown command with usage and exit 2', async () => {
+    const { code, stderr } = await run(['chekc'])
+    expect(code).toBe(2)
+    expect(stderr).toContain("unknown command 'chekc'")
+    expect(stderr).toContain('usage: hookrelay')
+  })
+})
+
+describe('urls', () => {
+  it('prints every full URL', async () => {
+    const path = tempConfig(GOOD)
+    const { code, stdout } = await run(['urls', '--config', path])
+    expect(code).toBe(0)
+    expect(stdout.trim().split('\n')).toEqual(['crm  https://hooks.example.ru/hooks/crm/k-0123456789abcdef', 'open  https://hooks.example.ru/hooks/open'])
+  })
+})
+
+describe('serve', () => {
+  it('does not start on an invalid file', async () => {
+    const path = tempConfig('pipelines:\n  - id: x\n')
+    const { code, stderr } = await run(['serve', '--config', path])
+    expect(code).toBe(1)
+    expect(stderr).toContain("pipelines[0]: missing key 'source'")
+    expect(stderr).toContain('not starting')
+  })
+
+  it('serves config.example.yaml from the working folder when config.yaml is absent, journal in ./data', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookrelay-start-'))
+    copyFileSync(join(ROOT, 'config.example.yaml'), join(dir, 'config.example.yaml'))
+    served = await serve([], { cwd: dir, env: { PORT: '0' } })
+    expect(existsSync(join(dir, 'data', 'hookrelay.db'))).toBe(true)
+    const health = await fetch(`${served.address}/healthz`)
+    expect(health.status).toBe(200)
+    expect(await served.stop()).toBe(0)
+    served = undefined
+  })
+})

@@ -1,0 +1,229 @@
+/** Loading configs: a table of broken files with their exact messages, env substitution, the example. */
+import { Agent } from 'undici'
+import { describe, expect, it } from 'vitest'
+import { loadConfig, loadConfigText } from '../../src/config/load.js'
+import { ConfigError } from '../../src/config/problems.js'
+import { HttpClient } from '../../src/http/client.js'
+
+const http = new HttpClient({ dispatcher: new Agent() })
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    loadConfigText(text, 'config.yaml', { env, http })
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  throw new Error('the config loaded, but problems were expected')
+}
+
+const load = (text: string, env: NodeJS.ProcessEnv = {}) => loadConfigText(text, 'config.yaml', { env, http })
+
+/** Each case: a broken file and every line hookrelay must print for it, in order. */
+const BROKEN: Array<[name: string, yaml: string, expected: string[]]> = [
+  [
+    'unknown key in an action',
+    `pipelines:
+  - id: p1
+    source: { type: http, key: abcdefabcdef12 }
+    actions:
+      - id: a1
+        type: http.request
+        url: https://example.com
+        methd: POST
+`,
+    [
+      "config.yaml:8:9 pipelines[0].actions[0]: unknown key 'methd' (allowed: method, url, query, headers, body, success, timeout, retries, id, type, continue_on_error) in pipeline 'p1'",
+    ],
+  ],
+  [
+    'missing environment variable',
+    `pipelines:
+  - id: p1
+    source: { type: http, key: "\${HOOK_KEY}" }
+    actions: []
+`,
+    ["config.yaml:3:32 pipelines[0].source.key: environment variable HOOK_KEY is not set (set it, or write ${HOOK_KEY:-default}) in pipeline 'p1'"],
+  ],
+  [
+    'unknown source and action types, missing id',
+    `pipelines:
+  - id: p1
+    source:
+      type: webhook
+    actions:
+      - id: a1
+        type: http.requets
+        url: https://example.com
+      - type: json.parse
+        fields: { a: b }
+`,
+    [
+      "config.yaml:4:13 pipelines[0].source.type: found 'webhook' (allowed: http, getcourse.user, getcourse.order) in pipeline 'p1'",
+      "config.yaml:7:15 pipelines[0].actions[0].type: unknown action type 'http.requets' (allowed: json.parse, http.request) in pipeline 'p1'",
+      "config.yaml:9:9 pipelines[0].actions[1]: missing key 'id' in pipeline 'p1'",
+    ],
+  ],
+  [
+    'missing required keys',
+    `pipelines:
+  - id: p1
+    source: { type: http, key: abcdefabcdef12 }
+    actions:
+      - id: a1
+        type: http.request
+  - id: p2
+    actions: []
+`,
+    ["config.yaml:5:9 pipelines[0].actions[0]: missing key 'url' in pipeline 'p1'", "config.yaml:7:5 pipelines[1]: missing key 'source'"],
+  ],
+  [
+    'wrong types and patterns everywhere, all reported at once',
+    `server:
+  port: "eighty"
+  hots: x
+pipelines:
+  - id: Bad_ID
+    source: { type: http }
+    actions:
+      - id: a
+        type: http.request
+        url: https://example.com
+        timeout: 10 sec
+        body: { json: {}, raw: "x" }
+      - id: a
+        type: json.parse
+        fields: { x: '["a"' }
+        from: "{{ steps.later.x }}"
+      - id: later
+        type: http.request
+        url: "{{ nope.x }}"
+  - id: p2
+    source: { type: getcourse.user, methods: [GET] }
+    actions: []
+  - id: p2
+    source: { type: http }
+    actions: []
+`,
+    [
+      "config.yaml:2:9 server.port: found 'eighty', expected a whole number",
+      "config.yaml:3:3 server: unknown key 'hots' (allowed: host, port, public_url, body_limit)",
+      "config.yaml:5:9 pipelines[0].id: found 'Bad_ID', expected lower-case letters, digits and -",
+      "config.yaml:11:18 pipelines[0].actions[0].timeout: found '10 sec', expected a duration such as 500ms, 10s, 2m or a number of seconds in pipeline 'Bad_ID'",
+      "config.yaml:12:15 pipelines[0].actions[0].body: found a map (json, raw), expected exactly one of json, form, raw in pipeline 'Bad_ID'",
+      "config.yaml:13:13 pipelines[0].actions[1].id: duplicate action id 'a' (first at actions[0]) in pipeline 'Bad_ID'",
+      `config.yaml:15:22 pipelines[0].actions[1].fields.x: path '["a"': expected ']' at column 5 in pipeline 'Bad_ID'`,
+      "config.yaml:16:15 pipelines[0].actions[1].from: template '{{ steps.later.x }}' reads steps.later, which is not an earlier action (earlier actions: a) in pipeline 'Bad_ID'",
+      "config.yaml:19:14 pipelines[0].actions[2].url: template '{{ nope.x }}' reads unknown name 'nope' (allowed: in, request, steps, run, pipeline, now) in pipeline 'Bad_ID'",
+      "config.yaml:21:46 pipelines[1].source.methods: getcourse.user accepts GET and POST; remove methods or use type http in pipeline 'p2'",
+      "config.yaml:23:9 pipelines[2].id: duplicate pipeline id 'p2' (first at pipelines[1])",
+    ],
+  ],
+  [
+    'templates, statuses, headers and URLs checked at load',
+    `pipelines:
+  - id: p1
+    source:
+      type: http
+      key: abcdefabcdef12
+      response:
+        headers: { "Bad Header": x, X-Ok: "a\\r\\nb" }
+        body: "{{ steps.a1.status | nosuchfilter }}"
+    actions:
+      - id: a1
+        type: http.request
+        url: "ftp://example.com/{{ in.x"
+        success: "2xx"
+        headers: { X-Inject: "v\\nSet-Cookie: x=1" }
+      - id: a2
+        type: http.request
+        url: not-a-url
+        timeout: 0s
+`,
+    [
+      "config.yaml:7:20 pipelines[0].source.response.headers: 'Bad Header' is not a valid header name in pipeline 'p1'",
+      'config.yaml:7:43 pipelines[0].source.response.headers["X-Ok"]: a header value may not contain CR or LF in pipeline \'p1\'',
+      "config.yaml:8:15 pipelines[0].source.response.body: template '{{ steps.a1.status | nosuchfilter }}' does not compile: undefined filter: nosuchfilter, line:1, col:1 in pipeline 'p1'",
+      "config.yaml:12:14 pipelines[0].actions[0].url: template 'ftp://example.com/{{ in.x' does not compile: output \"{{ in.x\" not closed, line:1, col:19 in pipeline 'p1'",
+      'config.yaml:13:18 pipelines[0].actions[0].success: \'2xx\' is not a status pattern (allowed: three characters of digits and \'*\', comma-separated, e.g. "2**,409") in pipeline \'p1\'',
+      'config.yaml:14:30 pipelines[0].actions[0].headers["X-Inject"]: a header value may not contain CR or LF in pipeline \'p1\'',
+      "config.yaml:17:14 pipelines[0].actions[1].url: 'not-a-url' is not an http(s) URL in pipeline 'p1'",
+      "config.yaml:18:18 pipelines[0].actions[1].timeout: '0s' is not a positive duration in pipeline 'p1'",
+    ],
+  ],
+  ['YAML syntax error', 'pipelines:\n  - id: p1\n    source: { type: http\n    actions: []\n', ['config.yaml:4:5 Flow map in block collection must be sufficiently indented and end with a }']],
+  ['duplicate YAML keys', 'pipelines: []\npipelines: []\n', ['config.yaml:2:1 Map keys must be unique']],
+  ['no pipelines key', 'server: { port: 8080 }\n', ["config.yaml:1:1 (top level): missing key 'pipelines'"]],
+]
+
+describe('broken configs', () => {
+  it.each(BROKEN)('%s', (_name, yaml, expected) => {
+    expect(problems(yaml)).toEqual(expected)
+  })
+
+  it('names a missing file', () => {
+    expect(() => loadConfig({ path: 'no/such/config.yaml', http })).toThrow('no/such/config.yaml: file not found')
+  })
+})
+
+describe('environment variables', () => {
+  const yaml = `server:
+  port: \${PORT}
+pipelines:
+  - id: p1
+    source: { type: http, key: "\${KEY}" }
+    actions:
+      - id: a1
+        type: http.request
+        url: "https://example.com/\${PATH_PART:-default/path}"
+        headers: { Authorization: "Bearer \${TOKEN}" }
+`
+
+  it('substitutes values, keeps a plain number a number, and uses fallbacks', () => {
+    const loaded = load(yaml, { PORT: '9090', KEY: 'key-from-env-0123', TOKEN: 'tok#en: with yaml chars' })
+    expect(loaded.settings.port).toBe(9090)
+    expect(loaded.config.pipelines[0]!.source.key).toBe('key-from-env-0123')
+    const action = loaded.config.pipelines[0]!.actions[0] as { url: string; headers: Record<string, string> }
+    expect(action.url).toBe('https://example.com/default/path')
+    expect(action.headers['Authorization']).toBe('Bearer tok#en: with yaml chars')
+  })
+
+  it('masks values that came from the environment, but not the port', () => {
+    const loaded = load(yaml, { PORT: '9090', KEY: 'key-from-env-0123', TOKEN: 'tok#en: with yaml chars' })
+    expect(loaded.masker.text('a key-from-env-0123 b tok#en: with yaml chars c 9090')).toBe('a *** b *** c 9090')
+  })
+
+  it('never reads template syntax inside an environment value as a template', () => {
+    const loaded = load(
+      `pipelines:
+  - id: p1
+    source: { type: http, key: abcdefabcdef12, response: { body: "[\${SECRET}] {{ pipeline.id }}" } }
+    actions: []
+`,
+      { SECRET: '{{ run.id }}{% if x %}' },
+    )
+    expect(loaded.pipelines[0]!.source.answer.render({ pipeline: { id: 'p1' } }).body).toBe('[{{ run.id }}{% if x %}] p1')
+  })
+})
+
+describe('good configs', () => {
+  it('config.example.yaml loads with no environment variable and uses every action', () => {
+    const loaded = loadConfig({ path: 'config.example.yaml', env: {}, http })
+    expect(loaded.warnings).toEqual([])
+    const used = new Set(loaded.config.pipelines.flatMap((p) => p.actions.map((a) => a.type)))
+    expect([...used].sort()).toEqual(['http.request', 'json.parse'])
+  })
+
+  it('warns about a pipeline without a key and a short journal token', () => {
+    const loaded = load(`journal: { token: short }
+pipelines:
+  - id: open
+    source: { type: http }
+    actions: []
+`)
+    expect(loaded.warnings).toEqual([
+      'config.yaml:1:19 journal.token: warning: the token is short; use at least 16 random characters',
+      "config.yaml:4:13 pipelines[0].source: warning: no key, so anyone who guesses the id can trigger this pipeline in pipeline 'open'",
+    ])
+  })
+})

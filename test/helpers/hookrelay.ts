@@ -1,0 +1,72 @@
+/**
+ * Starts the real service on 127.0.0.1:0 from a YAML string written to a temporary folder,
+ * with its journal there too. `call` and `journal` talk to it over real HTTP.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { startService, type RunningService } from '../../src/app.js'
+
+export const TOKEN = 'test-journal-token-0123456789'
+
+export interface TestService {
+  url: string
+  dir: string
+  dbPath: string
+  service: RunningService
+  /** Every log line the service wrote. */
+  logs: string[]
+  call(path: string, init?: RequestInit): Promise<Response>
+  /** GET on the journal API with the test token; parses JSON. */
+  journal(path?: string): Promise<any>
+  close(): Promise<void>
+}
+
+/** `yaml` is the pipelines part and anything else; server and journal sections are added unless present. */
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv
+  /** The journal token; null leaves the journal API off. */
+  token?: string | null
+}
+
+export async function startHookrelay(yaml: string, options: StartOptions = {}): Promise<TestService> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-test-'))
+  const dbPath = join(dir, 'journal.db')
+  const head = [
+    yaml.includes('server:') ? '' : 'server:\n  host: 127.0.0.1\n  port: 0\n',
+    yaml.includes('journal:') ? '' : `journal:\n  path: ${dbPath}\n${options.token === null ? '' : `  token: ${options.token ?? TOKEN}\n`}`,
+  ].join('')
+  const configPath = join(dir, 'config.yaml')
+  writeFileSync(configPath, head + yaml)
+  const logs: string[] = []
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean))
+      cb()
+    },
+  })
+  const service = await startService({ configPath, env: options.env ?? {}, log: { destination, level: 'debug' } })
+  const url = service.address
+  return {
+    url,
+    dir,
+    dbPath,
+    service,
+    logs,
+    call: (path, init) => fetch(url + path, init),
+    async journal(path = "") {
+      const res = await fetch(`${url}/journal${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      if (res.status !== 200) throw new Error(`journal ${path}: ${res.status} ${await res.text()}`)
+      return res.json()
+    },
+    async close() {
+      await service.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export function postJson(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }
+}

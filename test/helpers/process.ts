@@ -1,0 +1,77 @@
+/** Runs hookrelay as a child process, the way an operator does. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../bin/hookrelay.js', import.meta.url))
+
+export interface Result {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a command to its end (bounded by `timeoutMs`). */
+export function run(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; bin?: string } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], { cwd: options.cwd ?? ROOT, env: { PATH: process.env['PATH'], ...options.env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`timed out: hookrelay ${args.join(' ')}\n${stdout}\n${stderr}`))
+    }, options.timeoutMs ?? 30_000)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+export interface Served {
+  child: ChildProcess
+  address: string
+  output: () => string
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/** Starts `hookrelay serve` and waits for its "listening" log line (bounded by `timeoutMs`). */
+export function serve(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; bin?: string } = {}): Promise<Served> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [options.bin ?? BIN, 'serve', ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { PATH: process.env['PATH'], ...options.env },
+    })
+    let out = ''
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`hookrelay did not start:\n${out}`))
+    }, options.timeoutMs ?? 30_000)
+    const onData = (d: Buffer) => {
+      out += d.toString()
+      const m = /"address":"(http:\/\/[^"]+)"/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve({
+          child,
+          address: m[1]!,
+          output: () => out,
+          stop(signal = 'SIGTERM') {
+            child.kill(signal)
+            return exited
+          },
+        })
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`hookrelay exited with ${code} before listening:\n${out}`))
+    })
+  })
+}
