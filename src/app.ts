@@ -45,6 +45,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
       async close() {
         await app.close()
         journal.close()
+        loaded.mailer?.close()
         await dispatcher.close()
       },
     }

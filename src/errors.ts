@@ -46,6 +46,8 @@ export const ERRORS = {
   HR_UPSTREAM_STATUS: { status: 500, message: 'upstream answered %s, which is not a success (%s)' },
   HR_UPSTREAM_TIMEOUT: { status: 500, message: 'no complete answer within %s' },
   HR_UPSTREAM_NETWORK: { status: 500, message: 'network error: %s' },
+  HR_SERVICE_ERROR: { status: 500, message: '%s answered %s: %s' },
+  HR_EMAIL_FAILED: { status: 500, message: 'the letter was not sent: %s' },
 
   // Loading the configuration and the database.
   HR_CONFIG_INVALID: { status: 500, message: '%s' },

@@ -20,7 +20,7 @@ describe('README', () => {
   })
 
   it('has the action table of the registry, in order', () => {
-    const table = [...readme.matchAll(/^\| `([a-z0-9.]+)` \| (.+) \|$/gm)].filter(([, type]) => ACTIONS.some((a) => a.type === type))
+    const table = [...readme.matchAll(/^\| `([a-z0-9._]+)` \| (.+) \|$/gm)].filter(([, type]) => ACTIONS.some((a) => a.type === type))
     expect(table.map(([, type, summary]) => [type, summary])).toEqual(ACTIONS.map((a) => [a.type, a.summary]))
   })
 })

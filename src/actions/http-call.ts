@@ -36,6 +36,8 @@ export interface OutgoingRequest {
   url: URL
   headers: Record<string, string>
   body?: string | undefined
+  /** Extra fields for the journal, e.g. a base64 parameter shown decoded. */
+  note?: Record<string, unknown>
 }
 
 export function compileCallOptions(
@@ -61,7 +63,7 @@ export async function callUpstream(http: HttpClient, req: OutgoingRequest, optio
   for (const [name, value] of req.url.searchParams) if (isSecretName(name)) ctx.mask.add(value)
   ctx.record({ request: keptRequest(req) })
   try {
-    const { response, attempts } = await http.send({ ...req, ...options }, ctx.signal)
+    const { response, attempts } = await http.send({ method: req.method, url: req.url, headers: req.headers, body: req.body, ...options }, ctx.signal)
     ctx.record({ response: keptResponse(response, attempts) })
     return response
   } catch (err) {
@@ -86,7 +88,7 @@ export function parseJsonBody(body: string): unknown {
 }
 
 function keptRequest(req: OutgoingRequest): Record<string, unknown> {
-  return { method: req.method, url: req.url.href, headers: req.headers, ...capBody(req.body ?? '') }
+  return { method: req.method, url: req.url.href, headers: req.headers, ...capBody(req.body ?? ''), ...req.note }
 }
 
 function keptResponse(res: HttpResponse, attempts: number): Record<string, unknown> {

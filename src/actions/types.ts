@@ -6,6 +6,7 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
 import type { HttpClient } from '../http/client.js'
 import type { Masker } from '../mask.js'
+import type { Mailer } from '../notify/mailer.js'
 import type { Scope, Template } from '../pipeline/template.js'
 
 export type PathKey = string | number
@@ -15,6 +16,8 @@ export interface BuildContext {
   /** Ids of the actions before this one: the only `steps.<id>` a template may read. */
   readonly earlierSteps: readonly string[]
   readonly http: HttpClient
+  /** The SMTP sender from notify.email, when the config has one. */
+  readonly mailer: Mailer | undefined
   /** Compiles a template; a problem is reported at `key` and a placeholder returned. */
   template(source: string, key: readonly PathKey[]): Template
   /** Compiles every string inside a value (a JSON body, a map of fields) as a template. */

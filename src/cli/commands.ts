@@ -3,7 +3,7 @@ import { Agent } from 'undici'
 import { loadConfig, type LoadedConfig } from '../config/load.js'
 import { ConfigError } from '../config/problems.js'
 import { HttpClient } from '../http/client.js'
-import { webhookUrl } from './urls.js'
+import { urlLines, webhookUrl } from './urls.js'
 
 export interface Io {
   out: (line: string) => void
@@ -43,7 +43,7 @@ export function check(path: string, io: Io): number {
 export function urls(path: string, io: Io): number {
   const loaded = load(path, io)
   if (!loaded) return 1
-  for (const p of loaded.config.pipelines) io.out(`${p.id}  ${webhookUrl(loaded, p)}`)
+  for (const p of loaded.config.pipelines) for (const line of urlLines(loaded, p)) io.out(line)
   if (!loaded.settings.publicUrl) io.err('note: set server.public_url to print the address the world reaches this server at')
   return 0
 }

@@ -8,8 +8,10 @@ import { resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { LineCounter, parseDocument } from 'yaml'
 import { ACTION_TYPES } from '../actions/index.js'
+import type { PathKey } from '../actions/types.js'
 import type { HttpClient } from '../http/client.js'
 import { isSecretName, Masker } from '../mask.js'
+import { Mailer } from '../notify/mailer.js'
 import { compilePipelines, type CompiledPipeline } from '../pipeline/compile.js'
 import { TemplateEngine } from '../pipeline/template.js'
 import { substituteEnv } from './env.js'
@@ -40,6 +42,8 @@ export interface LoadedConfig {
   warnings: string[]
   /** Knows every secret the config holds: URL keys, tokens, `${ENV}` values. */
   masker: Masker
+  /** Sends letters through notify.email.smtp, when configured; close it on shutdown. */
+  mailer: Mailer | undefined
 }
 
 export interface LoadOptions {
@@ -90,15 +94,18 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   // problem (templates, duplicate ids, cross-checks) is reported in one go.
   const pipelinesUsable = Array.isArray(config.pipelines) && !problems.some((p) => p.path[0] === 'pipelines' && p.path.length < 2)
   if (pipelinesUsable) {
-    const compiled = compilePipelines(config, { engine: new TemplateEngine(env.literals), http: options.http }, problems)
+    const email = problems.some((p) => p.path[0] === 'notify') ? undefined : config.notify?.email
+    const mailer = email ? new Mailer(email.smtp, email.from) : undefined
+    const compiled = compilePipelines(config, { engine: new TemplateEngine(env.literals), http: options.http, mailer }, problems)
     problems.push(...compiled.problems)
-    if (problems.length === 0) return finish(compiled.pipelines)
+    if (problems.length === 0) return finish(compiled.pipelines, mailer)
+    mailer?.close()
   }
   return fail(problems)
 
-  function finish(pipelines: CompiledPipeline[]): LoadedConfig {
+  function finish(pipelines: CompiledPipeline[], mailer: Mailer | undefined): LoadedConfig {
     const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => p.text)
-    return { file, config, settings: settingsOf(config), pipelines, warnings, masker: collectSecrets(config, env.secrets) }
+    return { file, config, settings: settingsOf(config), pipelines, warnings, masker: collectSecrets(config, env.secrets), mailer }
   }
 }
 
@@ -128,11 +135,26 @@ function configWarnings(config: Config): Problem[] {
     }
   })
   const token = config.journal?.token
+  if (token === '') warnings.push({ path: ['journal', 'token'], message: 'warning: the token is empty, so the journal API is off; set JOURNAL_TOKEN' })
   if (token && token.length < MIN_TOKEN_LENGTH) {
     warnings.push({ path: ['journal', 'token'], message: `warning: the token is short; use at least ${MIN_TOKEN_LENGTH} random characters` })
   }
   if (config.pipelines.length === 0) warnings.push({ path: ['pipelines'], message: 'warning: no pipelines: the server will only answer 404' })
+  config.pipelines.forEach((p, i) => p.actions.forEach((a, j) => warnings.push(...emptySecrets(a, ['pipelines', i, 'actions', j]))))
   return warnings
+}
+
+/** A credential that came out empty, usually from `${NAME:-}` with NAME unset: it loads, but the service will refuse it. */
+function emptySecrets(action: object, at: PathKey[]): Problem[] {
+  const empty = (v: unknown) => typeof v === 'string' && /^\s*((Bearer|Basic|Token)\s*)?$/i.test(v)
+  const found: Problem[] = []
+  for (const [key, value] of Object.entries(action)) {
+    if (isSecretName(key) && empty(value)) found.push({ path: [...at, key], message: `warning: '${key}' is empty; set the environment variable it comes from` })
+  }
+  for (const [name, value] of Object.entries((action as { headers?: Record<string, unknown> }).headers ?? {})) {
+    if (isSecretName(name) && empty(value)) found.push({ path: [...at, 'headers', name], message: `warning: header '${name}' is empty; set the environment variable it comes from` })
+  }
+  return found
 }
 
 /** Every value the config marks as secret by its key name, plus `${ENV}` values and the SMTP password. */

@@ -8,6 +8,7 @@ import type { Action, BuildContext, PathKey, TemplateTree } from '../actions/typ
 import { formatPath, type Problem } from '../config/problems.js'
 import type { Config, PipelineConfig } from '../config/schema.js'
 import type { HttpClient } from '../http/client.js'
+import type { Mailer } from '../notify/mailer.js'
 import { compileSource, type CompiledSource } from '../sources/source.js'
 import { RUN_NAMES, toText, type Scope, type Template, type TemplateEngine } from './template.js'
 
@@ -29,6 +30,7 @@ export interface CompiledPipeline {
 export interface CompileDeps {
   engine: TemplateEngine
   http: HttpClient
+  mailer: Mailer | undefined
 }
 
 /**
@@ -108,6 +110,10 @@ class Builder implements BuildContext {
 
   get http(): HttpClient {
     return this.deps.http
+  }
+
+  get mailer(): Mailer | undefined {
+    return this.deps.mailer
   }
 
   at(key: readonly PathKey[], names: readonly string[] = this.names): Builder {

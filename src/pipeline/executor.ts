@@ -51,6 +51,7 @@ export class Executor {
     const runId = uuidv7()
     const mask = this.#deps.masker.child()
     const started = Date.now()
+    const { fields, warnings } = pipeline.source.readFields(req)
     await this.#keep(() =>
       this.#deps.journal.insert({
         id: runId,
@@ -59,10 +60,11 @@ export class Executor {
         receivedAt: req.receivedAt.toISOString(),
         request: keepRequest(req, mask),
         replayOf: options.replayOf,
+        warnings,
       }),
     )
 
-    const scope = runScope(req, { id: runId }, { id: pipeline.id, name: pipeline.name })
+    const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
     const { status, error, answer } = this.#answer(pipeline, outcome, scope, runId, mask)

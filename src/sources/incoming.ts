@@ -50,10 +50,10 @@ export function inFields(req: IncomingRequest): Record<string, unknown> {
   return fields
 }
 
-/** Everything a template of this run can read. */
-export function runScope(req: IncomingRequest, run: { id: string }, pipeline: { id: string; name: string }): Scope {
+/** Everything a template of this run can read; `fields` is `in.*` as the source read it. */
+export function runScope(req: IncomingRequest, fields: Record<string, unknown>, run: { id: string }, pipeline: { id: string; name: string }): Scope {
   return {
-    in: inFields(req),
+    in: fields,
     request: {
       method: req.method,
       path: req.path,

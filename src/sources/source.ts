@@ -4,6 +4,8 @@ import type { BuildContext } from '../actions/types.js'
 import type { SourceConfig, SourceType } from '../config/schema.js'
 import { ERROR_NAMES } from '../pipeline/template.js'
 import { compileAnswer, type CompiledAnswer } from './answer.js'
+import { guardGetcourseFields, isGetcourse } from './getcourse.js'
+import { inFields, type IncomingRequest } from './incoming.js'
 
 /** GetCourse's "Вызвать URL" sends GET or POST; the presets accept exactly those. */
 const GETCOURSE_METHODS = ['GET', 'POST'] as const
@@ -17,6 +19,8 @@ export interface CompiledSource {
   /** Compares a URL key in constant time. */
   keyMatches(given: string | undefined): boolean
   readonly hasKey: boolean
+  /** `in.*` for a request, and warnings about it for the journal. */
+  readFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] }
 }
 
 export function compileSource(config: SourceConfig, build: BuildContext): CompiledSource {
@@ -31,7 +35,13 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
     onError: config.on_error ? compileAnswer(config.on_error, 500, build.at(['on_error'], ERROR_NAMES)) : undefined,
     keyMatches: keyMatcher(config.key),
     hasKey: config.key !== undefined,
+    readFields: isGetcourse(config.type) ? readGetcourseFields : (req) => ({ fields: inFields(req), warnings: [] }),
   }
+}
+
+function readGetcourseFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] } {
+  const fields = inFields(req)
+  return { fields, warnings: guardGetcourseFields(fields) }
 }
 
 /**

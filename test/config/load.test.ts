@@ -1,5 +1,7 @@
 /** Loading configs: a table of broken files with their exact messages, env substitution, the example. */
+import { readdirSync } from 'node:fs'
 import { Agent } from 'undici'
+import { ACTION_TYPES } from '../../src/actions/index.js'
 import { describe, expect, it } from 'vitest'
 import { loadConfig, loadConfigText } from '../../src/config/load.js'
 import { ConfigError } from '../../src/config/problems.js'
@@ -60,7 +62,7 @@ const BROKEN: Array<[name: string, yaml: string, expected: string[]]> = [
 `,
     [
       "config.yaml:4:13 pipelines[0].source.type: found 'webhook' (allowed: http, getcourse.user, getcourse.order) in pipeline 'p1'",
-      "config.yaml:7:15 pipelines[0].actions[0].type: unknown action type 'http.requets' (allowed: json.parse, http.request) in pipeline 'p1'",
+      "config.yaml:7:15 pipelines[0].actions[0].type: unknown action type 'http.requets' (allowed: json.parse, http.request, bizon365.subscribe, dimaker.create, getcourse.update_user, email.send) in pipeline 'p1'",
       "config.yaml:9:9 pipelines[0].actions[1]: missing key 'id' in pipeline 'p1'",
     ],
   ],
@@ -207,11 +209,15 @@ pipelines:
 })
 
 describe('good configs', () => {
-  it('config.example.yaml loads with no environment variable and uses every action', () => {
+  it('config.example.yaml loads with no environment variable and no warning', () => {
     const loaded = loadConfig({ path: 'config.example.yaml', env: {}, http })
     expect(loaded.warnings).toEqual([])
-    const used = new Set(loaded.config.pipelines.flatMap((p) => p.actions.map((a) => a.type)))
-    expect([...used].sort()).toEqual(['http.request', 'json.parse'])
+  })
+
+  it('config.example.yaml and examples/ together use every action', () => {
+    const files = ['config.example.yaml', ...readdirSync('examples').map((f) => `examples/${f}`)]
+    const used = new Set(files.flatMap((path) => loadConfig({ path, env: {}, http }).config.pipelines.flatMap((p) => p.actions.map((a) => a.type))))
+    expect([...used].sort()).toEqual([...ACTION_TYPES].sort())
   })
 
   it('warns about a pipeline without a key and a short journal token', () => {

@@ -39,6 +39,20 @@ export async function startHookrelay(yaml: string, options: StartOptions = {}): 
   ].join('')
   const configPath = join(dir, 'config.yaml')
   writeFileSync(configPath, head + yaml)
+  return startFromFile(configPath, dir, dbPath, options.env ?? {})
+}
+
+/**
+ * Starts a complete config file (an example) as it is, on 127.0.0.1:0, with its journal in a
+ * temporary folder: the examples take HOST, PORT, JOURNAL_PATH and JOURNAL_TOKEN from the environment.
+ */
+export async function startExample(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<TestService> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-example-'))
+  const dbPath = join(dir, 'journal.db')
+  return startFromFile(configPath, dir, dbPath, { HOST: '127.0.0.1', PORT: '0', JOURNAL_PATH: dbPath, JOURNAL_TOKEN: TOKEN, ...env })
+}
+
+async function startFromFile(configPath: string, dir: string, dbPath: string, env: NodeJS.ProcessEnv): Promise<TestService> {
   const logs: string[] = []
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -46,7 +60,7 @@ export async function startHookrelay(yaml: string, options: StartOptions = {}): 
       cb()
     },
   })
-  const service = await startService({ configPath, env: options.env ?? {}, log: { destination, level: 'debug' } })
+  const service = await startService({ configPath, env, log: { destination, level: 'debug' } })
   const url = service.address
   return {
     url,
