@@ -1,6 +1,6 @@
 # hookrelay: build with the full toolchain, run with production dependencies only.
 #   docker build -t hookrelay .
-#   docker run -d --name hookrelay -p 8080:8080 -v hookrelay-data:/data \
+#   docker run -d --name hookrelay -p 8080:8080 --stop-timeout 15 -v hookrelay-data:/data \
 #     -v $PWD/config.yaml:/app/config.yaml:ro -e JOURNAL_TOKEN=... hookrelay
 
 FROM node:20-bookworm-slim AS build

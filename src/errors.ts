@@ -26,6 +26,7 @@ export const ERRORS = {
   },
   HR_PIPELINE_STOPPED: { status: 503, message: 'pipeline stopped' },
   HR_JOURNAL_UNAVAILABLE: { status: 503, message: 'the journal cannot keep this request right now; retry later' },
+  HR_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down; retry later' },
   HR_ACTION_FAILED: { status: 500, message: "action '%s' failed: %s" },
   HR_RESPONSE_FAILED: { status: 500, message: 'the response could not be rendered: %s' },
   HR_INTERNAL: { status: 500, message: 'internal error' },
@@ -46,12 +47,16 @@ export const ERRORS = {
   HR_UPSTREAM_STATUS: { status: 500, message: 'upstream answered %s, which is not a success (%s)' },
   HR_UPSTREAM_TIMEOUT: { status: 500, message: 'no complete answer within %s' },
   HR_UPSTREAM_NETWORK: { status: 500, message: 'network error: %s' },
+  HR_RUN_ABORTED: { status: 500, message: 'the run was stopped: the server is shutting down' },
   HR_SERVICE_ERROR: { status: 500, message: '%s answered %s: %s' },
   HR_EMAIL_FAILED: { status: 500, message: 'the letter was not sent: %s' },
 
   // Loading the configuration and the database.
   HR_CONFIG_INVALID: { status: 500, message: '%s' },
   HR_MIGRATION_FAILED: { status: 500, message: 'migration %s failed: %s' },
+
+  // hookrelay replay.
+  HR_REPLAY_REFUSED: { status: 500, message: '%s' },
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorCode = keyof typeof ERRORS

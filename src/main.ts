@@ -3,13 +3,17 @@ import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { startService } from './app.js'
 import { check, urls, type Io } from './cli/commands.js'
+import { replay } from './cli/replay.js'
 import { ConfigError } from './config/problems.js'
 
 const USAGE = `usage: hookrelay [serve|check|urls] [--config PATH]
+       hookrelay replay RUN_ID [--config PATH]
 
   serve   run the server (the default command)
   check   validate the config, print each pipeline and every problem; exit 1 on an error
   urls    print every webhook URL, ready to paste into GetCourse or Tilda
+  replay  run a journaled request again through its pipeline's current config, as a new run;
+          prints the new run's id and status (exit 0 when it is ok); works while the server runs
 
 The config is --config, else $HOOKRELAY_CONFIG, else ./config.yaml, else ./config.example.yaml.`
 
@@ -63,6 +67,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const path = configPath(parsed.values.config)
   const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
+  if (command === 'replay') {
+    if (rest.length !== 1) {
+      process.stderr.write(`replay takes one RUN_ID\n${USAGE}\n`)
+      return 2
+    }
+    return replay(rest[0]!, path, io)
+  }
   if (rest.length > 0) {
     process.stderr.write(`unexpected argument '${rest[0]}'\n${USAGE}\n`)
     return 2

@@ -10,12 +10,18 @@ import type { Executor } from './pipeline/executor.js'
 import { errorAnswer } from './sources/answer.js'
 import { toHookrelayError, webhookRoutes } from './sources/webhook.js'
 
+/** Shared with whoever stops the server: once `closing`, every new request gets 503. */
+export interface Lifecycle {
+  closing: boolean
+}
+
 export interface ServerDeps {
   settings: Settings
   pipelines: readonly CompiledPipeline[]
   journal: Journal
   executor: Executor
   log: Logger
+  lifecycle?: Lifecycle
 }
 
 /** Counters an operator can read from /healthz. */
@@ -44,6 +50,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
     trustProxy: false,
     return503OnClosing: true,
+  })
+
+  const lifecycle = deps.lifecycle ?? { closing: false }
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!lifecycle.closing) return undefined
+    const answer = errorAnswer(hookrelayError('HR_SHUTTING_DOWN'))
+    return reply.code(answer.status).headers({ ...answer.headers, 'retry-after': '5', connection: 'close' }).send(answer.body)
   })
 
   app.setNotFoundHandler(async (_request, reply) => {

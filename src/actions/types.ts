@@ -29,6 +29,8 @@ export interface BuildContext {
   problem(key: readonly PathKey[], message: string, name?: string): void
   /** The same context one level down (`key`), optionally with other allowed template names. */
   at(key: readonly PathKey[], names?: readonly string[]): BuildContext
+  /** One level down, where templates may read no step (rendered before any action). */
+  withoutSteps(key: readonly PathKey[]): BuildContext
 }
 
 /** A compiled nested value: strings are templates, everything else stays as written. */

@@ -14,6 +14,7 @@ import { isSecretName, Masker } from '../mask.js'
 import { Mailer } from '../notify/mailer.js'
 import { compilePipelines, type CompiledPipeline } from '../pipeline/compile.js'
 import { TemplateEngine } from '../pipeline/template.js'
+import { parseDuration } from './duration.js'
 import { substituteEnv } from './env.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
 import { ConfigSchema, DEFAULTS, type Config } from './schema.js'
@@ -30,6 +31,9 @@ export interface Settings {
   journalPath: string
   retentionDays: number
   journalToken: string | undefined
+  shutdownGraceMs: number
+  /** At most one failure letter per pipeline per this interval. */
+  minIntervalMs: number
 }
 
 export interface LoadedConfig {
@@ -118,7 +122,13 @@ function settingsOf(config: Config): Settings {
     journalPath: resolve(config.journal?.path ?? DEFAULTS.journalPath),
     retentionDays: config.journal?.retention_days ?? DEFAULTS.retentionDays,
     journalToken: config.journal?.token || undefined,
+    shutdownGraceMs: durationOr(config.server?.shutdown_grace, DEFAULTS.shutdownGraceMs),
+    minIntervalMs: durationOr(config.notify?.email?.min_interval, DEFAULTS.minIntervalMs),
   }
+}
+
+function durationOr(value: string | number | undefined, fallback: number): number {
+  return value === undefined ? fallback : (parseDuration(value) ?? fallback)
 }
 
 const MIN_KEY_LENGTH = 12

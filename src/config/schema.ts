@@ -5,7 +5,7 @@
  */
 import { Type, type Static, type TUnion } from '@sinclair/typebox'
 import { ACTIONS } from '../actions/index.js'
-import { Enum, HTTP_METHODS, Obj } from './schema-kit.js'
+import { Duration, Enum, HTTP_METHODS, Obj } from './schema-kit.js'
 
 export const DEFAULTS = {
   host: '0.0.0.0',
@@ -13,6 +13,8 @@ export const DEFAULTS = {
   bodyLimit: 1024 * 1024,
   journalPath: './data/hookrelay.db',
   retentionDays: 30,
+  shutdownGraceMs: 10_000,
+  minIntervalMs: 300_000,
 } as const
 
 export const SOURCE_TYPES = ['http', 'getcourse.user', 'getcourse.order'] as const
@@ -25,6 +27,7 @@ const Server = Obj(
       Type.String({ pattern: '^https?://[^\\s/]+(/[^\\s]*)?$', hint: 'an http(s) URL such as https://hooks.example.ru', description: 'Base URL printed by `hookrelay urls`.' }),
     ),
     body_limit: Type.Optional(Type.Integer({ minimum: 1, description: `Largest request body in bytes; default ${DEFAULTS.bodyLimit}.` })),
+    shutdown_grace: Type.Optional(Duration),
   },
   'The HTTP server.',
 )
@@ -43,6 +46,7 @@ const Email = Obj(
     smtp: Type.String({ pattern: '^smtps?://', hint: 'a nodemailer connection URL such as smtp://user:pass@smtp.example.ru:587', description: 'SMTP connection URL.' }),
     from: Type.String({ minLength: 3, description: 'Sender address.' }),
     to: Type.Array(Type.String({ minLength: 3 }), { minItems: 1, description: 'Operator addresses.' }),
+    min_interval: Type.Optional(Duration),
   },
   'Failure letters to the operator.',
 )
@@ -68,6 +72,7 @@ const Source = Obj(
     methods: Type.Optional(
       Type.Array(Enum(HTTP_METHODS, 'An HTTP method.'), { minItems: 1, uniqueItems: true, description: 'Accepted methods (http only); default any.' }),
     ),
+    respond: Type.Optional(Enum(['after_actions', 'on_receipt'], 'after_actions (default): answer when the actions are done; on_receipt: as soon as the request is kept.')),
     response: Type.Optional(Answer),
     on_error: Type.Optional(Answer),
   },
@@ -88,6 +93,7 @@ const Pipeline = Obj(
     id: Type.String({ pattern: '^[a-z0-9-]+$', maxLength: 64, hint: 'lower-case letters, digits and -', description: 'Names the URL and the journal rows.' }),
     name: Type.Optional(Type.String({ description: 'A human name for letters and listings.' })),
     enabled: Type.Optional(Type.Boolean({ description: 'When false: 503 "pipeline stopped", the request kept as skipped.' })),
+    notify: Type.Optional(Type.Boolean({ description: "When false, this pipeline's failures send no letter." })),
     source: Source,
     actions: Type.Array(Action, { description: 'Run in order; [] only journals and answers.' }),
   },

@@ -79,7 +79,7 @@ export class HttpClient {
     for (let attempt = 1; ; attempt++) {
       const result = await this.#attempt(call, abort)
       if ('error' in result) {
-        const failure = networkFailure(result.error, call, timeout, attempt)
+        const failure = networkFailure(result.error, call, timeout, signal, attempt)
         if (failure.code !== 'HR_UPSTREAM_NETWORK' || !retryableNetworkError(result.error)) throw failure
         if (attempt > call.retries || !(await this.#pause(attempt, undefined, deadline, abort))) throw failure
         continue
@@ -145,10 +145,12 @@ function statusFailure(response: HttpResponse, call: HttpCall, attempts: number)
   return new UpstreamError(err.code, err.message, response, attempts)
 }
 
-function networkFailure(error: unknown, call: HttpCall, timeout: AbortSignal, attempts: number): UpstreamError {
+function networkFailure(error: unknown, call: HttpCall, timeout: AbortSignal, stop: AbortSignal | undefined, attempts: number): UpstreamError {
   const err = timeout.aborted
     ? hookrelayError('HR_UPSTREAM_TIMEOUT', [formatDuration(call.timeoutMs)])
-    : hookrelayError('HR_UPSTREAM_NETWORK', [describeNetworkError(error)])
+    : stop?.aborted
+      ? hookrelayError('HR_RUN_ABORTED')
+      : hookrelayError('HR_UPSTREAM_NETWORK', [describeNetworkError(error)])
   return new UpstreamError(err.code, err.message, undefined, attempts, { cause: error })
 }
 

@@ -1,7 +1,16 @@
 /** The journal: durable run records through the group-commit writer, and reads for the API. */
-import type { Log } from '../log.js'
 import type { Db } from './db.js'
-import { RunsRepository, type NewRun, type RunDetail, type RunFilter, type RunFinish, type RunSummary, type StepFinish, type StepStart } from './runs.js'
+import {
+  RunsRepository,
+  type InterruptedRun,
+  type NewRun,
+  type RunDetail,
+  type RunFilter,
+  type RunFinish,
+  type RunSummary,
+  type StepFinish,
+  type StepStart,
+} from './runs.js'
 import { BatchWriter } from './writer.js'
 
 /** Where a run's steps are written; the runner sees only this. */
@@ -16,10 +25,11 @@ export class Journal {
   readonly #runs: RunsRepository
   readonly #writer: BatchWriter
 
-  constructor(db: Db, log: Log) {
+  /** `writer` batches this journal's writes with others on the same file (the letters'). */
+  constructor(db: Db, writer: BatchWriter) {
     this.#db = db
     this.#runs = new RunsRepository(db)
-    this.#writer = new BatchWriter(db, log)
+    this.#writer = writer
   }
 
   /** Keeps a new run; resolves once it is on disk. Actions may only start after that. */
@@ -46,6 +56,14 @@ export class Journal {
 
   get(id: string): RunDetail | undefined {
     return this.#runs.get(id)
+  }
+
+  /**
+   * At start: runs a previous process left `running` become `interrupted` (never re-run: the
+   * upstream call may already have happened). Returns them, for the operator's letters.
+   */
+  recoverInterrupted(): InterruptedRun[] {
+    return this.#db.transaction(() => this.#runs.markInterrupted(new Date().toISOString()))()
   }
 
   /** Proves the file is writable (for /healthz) with a real committed write. */

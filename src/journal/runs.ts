@@ -94,6 +94,16 @@ export interface RunDetail extends RunSummary {
   steps: StepView[]
 }
 
+/** A run found `running` at start, with the step it was in. */
+export interface InterruptedRun {
+  id: string
+  pipeline: string
+  received_at: string
+  step_id: string | null
+  step_type: string | null
+  error: string
+}
+
 export interface RunFilter {
   pipeline?: string | undefined
   status?: RunStatus | undefined
@@ -125,6 +135,9 @@ export class RunsRepository {
   readonly #steps
   readonly #replays
   readonly #touchHealth
+  readonly #running
+  readonly #interruptRun
+  readonly #interruptSteps
 
   constructor(db: Db) {
     this.#insertRun = db.prepare(
@@ -158,6 +171,26 @@ export class RunsRepository {
     )
     this.#replays = db.prepare('SELECT id FROM runs WHERE replay_of = ? ORDER BY id').pluck()
     this.#touchHealth = db.prepare('UPDATE health SET checked_at = ? WHERE id = 1')
+    this.#running = db.prepare(
+      `SELECT r.id, r.pipeline, r.received_at, s.id AS step_id, s.type AS step_type
+       FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.status = 'running'
+       WHERE r.status = 'running' ORDER BY r.id`,
+    )
+    this.#interruptRun = db.prepare("UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? WHERE id = ?")
+    this.#interruptSteps = db.prepare("UPDATE steps SET status = 'failed', error = ? WHERE run_id = ? AND status = 'running'")
+  }
+
+  /** Marks every `running` run interrupted (call inside a transaction). */
+  markInterrupted(at: string): InterruptedRun[] {
+    const runs = this.#running.all() as Array<Omit<InterruptedRun, 'error'>>
+    return runs.map((run) => {
+      const error = run.step_id
+        ? `interrupted: the process stopped during step '${run.step_id}'; its call may or may not have reached the upstream`
+        : 'interrupted: the process stopped before the run ended'
+      this.#interruptSteps.run('interrupted: the process stopped during this step', run.id)
+      this.#interruptRun.run(at, error, run.id)
+      return { ...run, error }
+    })
   }
 
   insertRun(run: NewRun): void {

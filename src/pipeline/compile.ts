@@ -23,6 +23,8 @@ export interface CompiledPipeline {
   id: string
   name: string
   enabled: boolean
+  /** Whether a failure sends the operator a letter. */
+  notify: boolean
   source: CompiledSource
   actions: CompiledAction[]
 }
@@ -68,7 +70,7 @@ function compilePipeline(
     }
     return [{ id: a.id, type: a.type, continueOnError: a.continue_on_error ?? false, action }]
   })
-  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, source: source!, actions }
+  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, notify: p.notify ?? true, source: source!, actions }
 }
 
 function isObject<T>(value: T): value is T & object {
@@ -118,6 +120,10 @@ class Builder implements BuildContext {
 
   at(key: readonly PathKey[], names: readonly string[] = this.names): Builder {
     return new Builder(this.deps, this.problems, [...this.prefix, ...key], this.earlierSteps, names)
+  }
+
+  withoutSteps(key: readonly PathKey[]): Builder {
+    return new Builder(this.deps, this.problems, [...this.prefix, ...key], [], this.names)
   }
 
   problem(key: readonly PathKey[], message: string, name?: string): void {

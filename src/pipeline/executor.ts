@@ -9,6 +9,8 @@ import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
 import type { RunStatus, SentAnswer } from '../journal/runs.js'
 import type { Masker } from '../mask.js'
+import { answerExcerpt } from '../notify/letters.js'
+import type { FailureSummary } from '../notify/store.js'
 import { defaultErrorAnswer, errorAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
 import type { CompiledPipeline } from './compile.js'
@@ -25,16 +27,21 @@ export interface ExecutorDeps {
   journal: Journal
   masker: Masker
   log: Log
+  /** Told of every failed run of a pipeline with `notify` on (the operator's letters). */
+  onFailure?: ((summary: FailureSummary) => void) | undefined
 }
 
 export interface ReceiveOptions {
   replayOf?: string | undefined
   log?: Log
+  /** For `respond: on_receipt`: called with the answer as soon as the request is kept. */
+  respondEarly?: (result: RunResult) => void
 }
 
 export class Executor {
   readonly #deps: ExecutorDeps
   readonly #abort = new AbortController()
+  readonly #inflight = new Set<Promise<unknown>>()
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps
@@ -44,7 +51,26 @@ export class Executor {
    * Journals and runs `req`. Throws HR_JOURNAL_UNAVAILABLE when the request could not be kept:
    * then nothing ran, and the caller should be told to retry.
    */
-  async receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions = {}): Promise<RunResult> {
+  receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions = {}): Promise<RunResult> {
+    const run = this.#receive(pipeline, req, options)
+    this.#inflight.add(run)
+    const forget = () => this.#inflight.delete(run)
+    run.then(forget, forget)
+    return run
+  }
+
+  /** Waits until no run is in flight, or `timeoutMs` passed; true when none is left. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs
+    while (this.#inflight.size > 0) {
+      const left = until - Date.now()
+      if (left <= 0) return false
+      await Promise.race([Promise.allSettled([...this.#inflight]), new Promise((r) => setTimeout(r, left).unref())])
+    }
+    return true
+  }
+
+  async #receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions): Promise<RunResult> {
     if (req.body.error) return this.reject(pipeline, req, req.body.error, options)
     if (!pipeline.enabled) return this.#keepFinished(pipeline, req, 'skipped', hookrelayError('HR_PIPELINE_STOPPED'), options)
 
@@ -65,16 +91,30 @@ export class Executor {
     )
 
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
+    const early = pipeline.source.respond === 'on_receipt' ? this.#earlyAnswer(pipeline, scope, runId, mask) : undefined
+    if (early) options.respondEarly?.({ runId, status: 'running', answer: early })
+
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
-    const { status, error, answer } = this.#answer(pipeline, outcome, scope, runId, mask)
+    const { status, error, answer } = early ? { ...this.#answer(pipeline, outcome, scope, runId, mask), answer: early } : this.#answer(pipeline, outcome, scope, runId, mask)
 
     const durationMs = Date.now() - started
+    const log = options.log ?? this.#deps.log
     await this.#deps.journal
       .finish(runId, { status, finishedAt: new Date().toISOString(), durationMs, error, response: sentAnswer(answer, mask) })
-      .catch((err: unknown) => (options.log ?? this.#deps.log).error({ err, runId }, 'journal could not record the end of a run'))
-    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, status, durationMs, error }, 'run finished')
+      .catch((err: unknown) => log.error({ err, runId }, 'journal could not record the end of a run'))
+    log.info({ runId, pipeline: pipeline.id, status, durationMs, error }, 'run finished')
+    if (status === 'failed' && pipeline.notify) this.#deps.onFailure?.(failureSummary(pipeline, runId, req, outcome, outcome.error ?? error ?? ''))
     return { runId, status, answer }
+  }
+
+  /** The answer sent on receipt; a template that fails gives the error answer instead. */
+  #earlyAnswer(pipeline: CompiledPipeline, scope: Scope, runId: string, mask: Masker): Answer {
+    try {
+      return pipeline.source.answer.render(scope)
+    } catch (err) {
+      return errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [mask.message(err)]), runId)
+    }
   }
 
   /** Keeps a request that was refused before any action (bad body, wrong method, too large). */
@@ -138,6 +178,22 @@ export class Executor {
     } catch (err) {
       return { status: 'failed' as const, error: `${error}; on_error: ${mask.message(err)}`, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
     }
+  }
+}
+
+function failureSummary(pipeline: CompiledPipeline, runId: string, req: IncomingRequest, outcome: RunOutcome, error: string): FailureSummary {
+  const response = outcome.failedResponse as { status?: number; body?: string } | undefined
+  return {
+    runId,
+    pipeline: pipeline.id,
+    pipelineName: pipeline.name,
+    status: 'failed',
+    receivedAt: req.receivedAt.toISOString(),
+    step: outcome.failedStep,
+    stepType: outcome.failedType,
+    error,
+    upstreamStatus: response?.status,
+    answer: typeof response?.body === 'string' ? answerExcerpt(response.body) : undefined,
   }
 }
 

@@ -4,7 +4,7 @@
  * not even a bug, escapes: it becomes the step's error.
  */
 import type { StepContext } from '../actions/types.js'
-import { HookrelayError, type ErrorCode } from '../errors.js'
+import { hookrelayError, HookrelayError, type ErrorCode } from '../errors.js'
 import type { StepRecorder } from '../journal/journal.js'
 import type { Masker } from '../mask.js'
 import type { CompiledAction } from './compile.js'
@@ -12,8 +12,10 @@ import type { Scope } from './template.js'
 
 export interface RunOutcome {
   status: 'ok' | 'failed'
-  /** The action that ended the run. */
+  /** The action that ended the run, its type, and what it kept of the upstream's answer (masked). */
   failedStep?: string
+  failedType?: string
+  failedResponse?: unknown
   /** The failed step's error, masked. */
   error?: string
   errorCode?: ErrorCode
@@ -30,6 +32,10 @@ export interface RunInput {
 export async function runActions({ actions, scope, mask, recorder, signal }: RunInput): Promise<RunOutcome> {
   const steps = scope['steps'] as Record<string, unknown>
   for (const [seq, step] of actions.entries()) {
+    if (signal.aborted) {
+      const err = hookrelayError('HR_RUN_ABORTED')
+      return { status: 'failed', failedStep: step.id, failedType: step.type, error: err.message, errorCode: err.code }
+    }
     const started = Date.now()
     recorder.started({ seq, id: step.id, type: step.type, startedAt: new Date(started).toISOString() })
     const kept: { request?: unknown; response?: unknown; output?: unknown } = {}
@@ -52,7 +58,14 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
         steps[step.id] = { error }
         continue
       }
-      return { status: 'failed', failedStep: step.id, error, errorCode: err instanceof HookrelayError ? err.code : 'HR_INTERNAL' }
+      return {
+        status: 'failed',
+        failedStep: step.id,
+        failedType: step.type,
+        failedResponse: mask.value(kept.response),
+        error,
+        errorCode: err instanceof HookrelayError ? err.code : 'HR_INTERNAL',
+      }
     }
   }
   return { status: 'ok' }

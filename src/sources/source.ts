@@ -12,6 +12,8 @@ const GETCOURSE_METHODS = ['GET', 'POST'] as const
 
 export interface CompiledSource {
   type: SourceType
+  /** on_receipt: the answer goes as soon as the request is kept; the actions run after. */
+  respond: 'after_actions' | 'on_receipt'
   /** undefined: any method. */
   methods: ReadonlySet<string> | undefined
   answer: CompiledAnswer
@@ -28,10 +30,16 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
     build.problem(['methods'], `${config.type} accepts ${GETCOURSE_METHODS.join(' and ')}; remove methods or use type http`)
   }
   const methods = config.type === 'http' ? config.methods : GETCOURSE_METHODS
+  const respond = config.respond ?? 'after_actions'
+  if (respond === 'on_receipt' && config.on_error) {
+    build.problem(['on_error'], 'has no effect with respond: on_receipt (the answer is sent before any action runs); remove it')
+  }
   return {
     type: config.type,
+    respond,
     methods: methods ? new Set(methods) : undefined,
-    answer: compileAnswer(config.response, 200, build.at(['response'])),
+    // Answered on receipt, the response is rendered before any step exists.
+    answer: compileAnswer(config.response, 200, respond === 'on_receipt' ? build.withoutSteps(['response']) : build.at(['response'])),
     onError: config.on_error ? compileAnswer(config.on_error, 500, build.at(['on_error'], ERROR_NAMES)) : undefined,
     keyMatches: keyMatcher(config.key),
     hasKey: config.key !== undefined,

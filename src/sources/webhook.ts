@@ -7,7 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hookrelayError, HookrelayError } from '../errors.js'
 import { maskHookPath } from '../mask.js'
 import type { CompiledPipeline } from '../pipeline/compile.js'
-import type { Executor } from '../pipeline/executor.js'
+import type { Executor, RunResult } from '../pipeline/executor.js'
 import { errorAnswer, type Answer } from './answer.js'
 import { parseBody, registerBodyParsers, type ParsedBody } from './body.js'
 import type { IncomingRequest } from './incoming.js'
@@ -55,7 +55,11 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
 
   async function handler(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
     const pipeline = matched.get(request)!
-    const result = await keepOrRefuse(() => executor.receive(pipeline, incoming(request), { log: request.log }))
+    // With respond: on_receipt the answer comes as soon as the run is kept; the run goes on.
+    const answered = new Promise<RunResult>((resolve, reject) => {
+      executor.receive(pipeline, incoming(request), { log: request.log, respondEarly: resolve }).then(resolve, reject)
+    })
+    const result = await keepOrRefuse(() => answered)
     return send(reply, result.answer, result.runId)
   }
 

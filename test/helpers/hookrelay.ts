@@ -20,7 +20,10 @@ export interface TestService {
   call(path: string, init?: RequestInit): Promise<Response>
   /** GET on the journal API with the test token; parses JSON. */
   journal(path?: string): Promise<any>
+  /** Closes and removes the folder. */
   close(): Promise<void>
+  /** Stops the service but keeps its folder (and journal), for a restart. */
+  stop(): Promise<void>
 }
 
 /** `yaml` is the pipelines part and anything else; server and journal sections are added unless present. */
@@ -28,10 +31,12 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv
   /** The journal token; null leaves the journal API off. */
   token?: string | null
+  /** Start over an existing folder (its journal.db), as a restart does. */
+  dir?: string
 }
 
 export async function startHookrelay(yaml: string, options: StartOptions = {}): Promise<TestService> {
-  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-test-'))
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'hookrelay-test-'))
   const dbPath = join(dir, 'journal.db')
   const head = [
     yaml.includes('server:') ? '' : 'server:\n  host: 127.0.0.1\n  port: 0\n',
@@ -60,7 +65,7 @@ async function startFromFile(configPath: string, dir: string, dbPath: string, en
       cb()
     },
   })
-  const service = await startService({ configPath, env, log: { destination, level: 'debug' } })
+  const service = await startService({ configPath, env, log: { destination, level: 'debug' }, letters: { retryBaseMs: 200, sendTimeoutMs: 1000 } })
   const url = service.address
   return {
     url,
@@ -78,6 +83,7 @@ async function startFromFile(configPath: string, dir: string, dbPath: string, en
       await service.close()
       rmSync(dir, { recursive: true, force: true })
     },
+    stop: () => service.close(),
   }
 }
 

@@ -1,5 +1,5 @@
 /** A real SMTP server (smtp-server) on 127.0.0.1:0 that keeps every letter, parsed (mailparser). */
-import type { AddressInfo } from 'node:net'
+import { createServer, type AddressInfo } from 'node:net'
 import { simpleParser, type ParsedMail } from 'mailparser'
 import { SMTPServer } from 'smtp-server'
 
@@ -14,7 +14,10 @@ export interface Mailbox {
   close(): Promise<void>
 }
 
-export async function startSmtp(auth = { user: 'hookrelay', pass: 'smtp-pass-9c41e2' }): Promise<Mailbox> {
+export const SMTP_AUTH = { user: 'hookrelay', pass: 'smtp-pass-9c41e2' }
+
+/** `port` 0 picks a free one; give a port to bring a server up where one was down. */
+export async function startSmtp(port = 0, auth = SMTP_AUTH): Promise<Mailbox> {
   const letters: ParsedMail[] = []
   const recipients: string[][] = []
   const server = new SMTPServer({
@@ -36,11 +39,11 @@ export async function startSmtp(auth = { user: 'hookrelay', pass: 'smtp-pass-9c4
         .catch(cb)
     },
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+  const bound = (server.server.address() as AddressInfo).port
   return {
-    port,
-    url: `smtp://${auth.user}:${auth.pass}@127.0.0.1:${port}`,
+    port: bound,
+    url: smtpUrl(bound, auth),
     letters,
     recipients,
     async waitFor(count, timeoutMs = 10_000) {
@@ -53,4 +56,19 @@ export async function startSmtp(auth = { user: 'hookrelay', pass: 'smtp-pass-9c4
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   }
+}
+
+export function smtpUrl(port: number, auth = SMTP_AUTH): string {
+  return `smtp://${auth.user}:${auth.pass}@127.0.0.1:${port}`
+}
+
+/** A port with nothing listening on it (for "SMTP is down"). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => resolve(port))
+    })
+  })
 }

@@ -1,0 +1,72 @@
+/**
+ * `hookrelay replay RUN_ID`: runs a kept request again through its pipeline's current config,
+ * as a new run that records `replay_of`. It opens the journal beside a running server (WAL and
+ * a busy timeout let both write).
+ */
+import { Agent } from 'undici'
+import { loadConfig } from '../config/load.js'
+import { ConfigError } from '../config/problems.js'
+import { hookrelayError, HookrelayError } from '../errors.js'
+import { HttpClient } from '../http/client.js'
+import { openDatabase } from '../journal/db.js'
+import { Journal } from '../journal/journal.js'
+import { BatchWriter } from '../journal/writer.js'
+import { createLogger } from '../log.js'
+import type { CompiledPipeline } from '../pipeline/compile.js'
+import { Executor, type RunResult } from '../pipeline/executor.js'
+import { restoreRequest } from '../sources/incoming.js'
+import type { Io } from './commands.js'
+
+/** Long enough to wait out the server's own batches. */
+const BUSY_TIMEOUT_MS = 5000
+
+export async function replay(runId: string, path: string, io: Io): Promise<number> {
+  const dispatcher = new Agent({ connect: { timeout: 10_000 } })
+  try {
+    const loaded = loadConfig({ path, env: io.env, http: new HttpClient({ dispatcher }) })
+    const log = createLogger(loaded.masker, { level: 'warn', destination: process.stderr })
+    const db = openDatabase(loaded.settings.journalPath, { busyTimeoutMs: BUSY_TIMEOUT_MS })
+    const journal = new Journal(db, new BatchWriter(db, log))
+    try {
+      const result = await replayRun(runId, loaded.pipelines, journal, new Executor({ journal, masker: loaded.masker, log }))
+      io.out(`replayed ${runId} as ${result.runId}: ${result.status}`)
+      io.out(`answer: ${result.answer.status} ${result.answer.body}`)
+      return result.status === 'ok' ? 0 : 1
+    } finally {
+      journal.close()
+      loaded.mailer?.close()
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`${path}: ${err.problems.length} problem(s)\n${err.problems.join('\n')}`)
+      return 1
+    }
+    if (err instanceof HookrelayError) {
+      io.err(`hookrelay replay: ${err.message}`)
+      return 1
+    }
+    throw err
+  } finally {
+    await dispatcher.destroy()
+  }
+}
+
+/** Replays `runId` with `executor`; refuses a rejected run and one whose pipeline is gone. */
+export async function replayRun(
+  runId: string,
+  pipelines: readonly CompiledPipeline[],
+  journal: Journal,
+  executor: Executor,
+): Promise<RunResult> {
+  const run = journal.get(runId)
+  if (!run) throw hookrelayError('HR_RUN_NOT_FOUND', [runId])
+  if (run.status === 'rejected') {
+    throw hookrelayError('HR_REPLAY_REFUSED', [
+      `run ${runId} was rejected (${run.error ?? 'bad input'}): its request never reached the actions and would be rejected again; fix the sender and let it send again`,
+    ])
+  }
+  const pipeline = pipelines.find((p) => p.id === run.pipeline)
+  if (!pipeline) throw hookrelayError('HR_REPLAY_REFUSED', [`run ${runId} belongs to pipeline '${run.pipeline}', which the config no longer has`])
+  if (!pipeline.enabled) throw hookrelayError('HR_REPLAY_REFUSED', [`pipeline '${pipeline.id}' is stopped (enabled: false); enable it, then replay`])
+  return executor.receive(pipeline, restoreRequest(run.request, new Date()), { replayOf: runId })
+}
