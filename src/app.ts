@@ -4,10 +4,10 @@
  * grace period, letters due are flushed, the journal is closed.
  */
 import type { FastifyInstance } from 'fastify'
-import { Agent } from 'undici'
 import { baseUrl } from './cli/urls.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
-import { HttpClient } from './http/client.js'
+import type { LookupFunction } from './http/address-guard.js'
+import { createHttpClient } from './http/client.js'
 import { openDatabase, type Db } from './journal/db.js'
 import { Journal } from './journal/journal.js'
 import { Pruner } from './journal/retention.js'
@@ -23,6 +23,8 @@ export interface StartOptions {
   configPath: string
   env?: NodeJS.ProcessEnv
   log?: LoggerOptions
+  /** Replaces DNS for outgoing calls (tests inject a failing one, so no query leaves the machine). */
+  lookup?: LookupFunction
   /** Letter retry pacing; tests shorten it. */
   letters?: Pick<NotifierOptions, 'retryBaseMs' | 'sendTimeoutMs'>
 }
@@ -32,6 +34,8 @@ export interface RunningService {
   loaded: LoadedConfig
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   address: string
+  /** The journal's connection, for diagnostics and fault tests. */
+  db: Db
   /** Graceful stop; resolves when everything is closed. */
   close(): Promise<void>
 }
@@ -42,8 +46,7 @@ const LETTER_FLUSH_MS = 2000
 
 /** Loads the config (throwing ConfigError when it is invalid), opens the journal and listens. */
 export async function startService(options: StartOptions): Promise<RunningService> {
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000 } })
-  const http = new HttpClient({ dispatcher })
+  const { http, close: closeHttp } = createHttpClient({ lookup: options.lookup })
   const loaded = loadConfig({ path: options.configPath, env: options.env ?? process.env, http })
   const log = createLogger(loaded.masker, options.log)
   for (const warning of loaded.warnings) log.warn({ warning }, 'config warning')
@@ -66,7 +69,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     await notifier?.close(LETTER_FLUSH_MS)
     journal.close()
     loaded.mailer?.close()
-    await dispatcher.destroy()
+    await closeHttp()
   }
   let address: string
   try {
@@ -85,6 +88,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     app,
     loaded,
     address,
+    db,
     close() {
       closing ??= (async () => {
         lifecycle.closing = true // new requests now get 503

@@ -20,6 +20,8 @@ export const ERRORS = {
   HR_BAD_ENCODING: { status: 400, message: 'request body is not valid UTF-8' },
   HR_BAD_REQUEST: { status: 400, message: 'bad request: %s' },
   HR_BODY_TOO_LARGE: { status: 413, message: 'request body is larger than the limit of %s bytes' },
+  HR_REQUEST_TIMEOUT: { status: 408, message: 'the request did not arrive in full within %s' },
+  HR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers are larger than %s bytes' },
   HR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     message: "content type '%s' is not supported (send application/json, application/x-www-form-urlencoded or text/plain)",
@@ -33,6 +35,7 @@ export const ERRORS = {
 
   // The journal API.
   HR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  HR_TOO_MANY_ATTEMPTS: { status: 429, message: 'too many failed attempts; retry in %s seconds' },
   HR_JOURNAL_DISABLED: { status: 404, message: 'the journal API is off: set journal.token in the config' },
   HR_BAD_FILTER: { status: 400, message: '%s' },
   HR_RUN_NOT_FOUND: { status: 404, message: "run '%s' not found" },
@@ -48,6 +51,7 @@ export const ERRORS = {
   HR_UPSTREAM_TIMEOUT: { status: 500, message: 'no complete answer within %s' },
   HR_UPSTREAM_NETWORK: { status: 500, message: 'network error: %s' },
   HR_RUN_ABORTED: { status: 500, message: 'the run was stopped: the server is shutting down' },
+  HR_ADDRESS_BLOCKED: { status: 500, message: '%s; the URL comes from a template, so only public addresses are allowed (set allow_private_network: true to allow it)' },
   HR_SERVICE_ERROR: { status: 500, message: '%s answered %s: %s' },
   HR_EMAIL_FAILED: { status: 500, message: 'the letter was not sent: %s' },
 

@@ -1,5 +1,6 @@
 /** buildServer: the Fastify app with its routes, not listening. Everything it uses is passed in. */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import { clientErrorHandler, MAX_HEADER_BYTES } from './http/client-errors.js'
 import type { Logger } from 'pino'
 import type { Settings } from './config/load.js'
 import { hookrelayError } from './errors.js'
@@ -29,13 +30,16 @@ export interface ServerStats {
   notFound: number
 }
 
-/** Server timeouts, set explicitly rather than left to defaults (see README, Security). */
-export const SERVER_TIMEOUTS = {
-  /** The whole request must arrive within this (slow senders are cut off). */
-  requestTimeoutMs: 30_000,
+/** Server limits, set explicitly rather than left to defaults (see README, Security). */
+export const SERVER_LIMITS = {
+  /** Headers must arrive within this (slowloris). */
+  headersTimeoutMs: 10_000,
   /** An idle socket is closed after this; longer than any run is allowed to take. */
   connectionTimeoutMs: 300_000,
   keepAliveTimeoutMs: 5_000,
+  /** How often Node checks request and headers deadlines. */
+  checkIntervalMs: 1_000,
+  maxParamLength: 200,
 } as const
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -44,13 +48,28 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: settings.bodyLimit,
-    requestTimeout: SERVER_TIMEOUTS.requestTimeoutMs,
-    connectionTimeout: SERVER_TIMEOUTS.connectionTimeoutMs,
-    keepAliveTimeout: SERVER_TIMEOUTS.keepAliveTimeoutMs,
-    routerOptions: { maxParamLength: 200 },
-    trustProxy: false,
+    requestTimeout: settings.requestTimeoutMs,
+    connectionTimeout: SERVER_LIMITS.connectionTimeoutMs,
+    keepAliveTimeout: SERVER_LIMITS.keepAliveTimeoutMs,
+    routerOptions: { maxParamLength: SERVER_LIMITS.maxParamLength },
+    trustProxy: settings.trustProxy.length > 0 ? settings.trustProxy : false,
     return503OnClosing: true,
-  })
+    // Passed to http.createServer: strict parsing, bounded headers, deadlines checked every second.
+    http: {
+      insecureHTTPParser: false,
+      maxHeaderSize: MAX_HEADER_BYTES,
+      headersTimeout: Math.min(SERVER_LIMITS.headersTimeoutMs, settings.requestTimeoutMs),
+      connectionsCheckingInterval: SERVER_LIMITS.checkIntervalMs,
+    },
+    clientErrorHandler: clientErrorHandler(settings.requestTimeoutMs),
+    frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
+      // A parameter too long for the router (e.g. a 5,000-character key) is just an unknown URL.
+      const err = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? hookrelayError('HR_NOT_FOUND') : hookrelayError('HR_BAD_REQUEST', ['malformed URL'])
+      if (err.code === 'HR_NOT_FOUND') stats.notFound++
+      const answer = errorAnswer(err)
+      return reply.code(answer.status).headers(answer.headers).send(answer.body)
+    },
+  } as FastifyServerOptions)
 
   const lifecycle = deps.lifecycle ?? { closing: false }
   app.addHook('onRequest', async (_request, reply) => {

@@ -38,6 +38,8 @@ export interface OutgoingRequest {
   body?: string | undefined
   /** Extra fields for the journal, e.g. a base64 parameter shown decoded. */
   note?: Record<string, unknown>
+  /** The origin came from data: apply the SSRF rule. */
+  guard?: boolean
 }
 
 export function compileCallOptions(
@@ -63,7 +65,7 @@ export async function callUpstream(http: HttpClient, req: OutgoingRequest, optio
   for (const [name, value] of req.url.searchParams) if (isSecretName(name)) ctx.mask.add(value)
   ctx.record({ request: keptRequest(req) })
   try {
-    const { response, attempts } = await http.send({ method: req.method, url: req.url, headers: req.headers, body: req.body, ...options }, ctx.signal)
+    const { response, attempts } = await http.send({ method: req.method, url: req.url, headers: req.headers, body: req.body, guard: req.guard, ...options }, ctx.signal)
     ctx.record({ response: keptResponse(response, attempts) })
     return response
   } catch (err) {

@@ -2,6 +2,7 @@
 import { Type } from '@sinclair/typebox'
 import { Obj, ScalarMap } from '../config/schema-kit.js'
 import { hookrelayError } from '../errors.js'
+import { originIsLiteral } from '../http/address-guard.js'
 import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
 import { toText, type Template } from '../pipeline/template.js'
 import { addSecretFields, callProperties, callUpstream, compileCallOptions, responseOutput } from './http-call.js'
@@ -25,6 +26,9 @@ const schema = actionSchema(
     headers: Type.Optional(ScalarMap('Request headers.')),
     body: Type.Optional(Body),
     success: Type.Optional(Type.String({ description: 'Status patterns that count as success, e.g. "2**,409". Default "2**".' })),
+    allow_private_network: Type.Optional(
+      Type.Boolean({ description: 'Let a URL whose host comes from a template reach loopback, private and other special addresses.' }),
+    ),
     ...callProperties,
   },
   'Sends an HTTP request and keeps the answer at steps.<id>.',
@@ -46,6 +50,8 @@ export const httpRequest = defineAction({
     const body = bodyKind ? build.tree(params.body?.[bodyKind], ['body', bodyKind]) : undefined
     const method = (params.method ?? (bodyKind ? 'POST' : 'GET')).toUpperCase()
     const options = compileCallOptions(params, build)
+    // A host written in the config is trusted; one that comes from data is checked (SSRF).
+    const guard = !originIsLiteral(params.url) && params.allow_private_network !== true
 
     return {
       async run(ctx) {
@@ -58,7 +64,7 @@ export const httpRequest = defineAction({
           text = renderBody(bodyKind, body, ctx)
           if (!hasHeader(sent, 'content-type')) sent['content-type'] = CONTENT_TYPES[bodyKind]
         }
-        const response = await callUpstream(build.http, { method, url: target, headers: sent, body: text }, options, ctx)
+        const response = await callUpstream(build.http, { method, url: target, headers: sent, body: text, guard }, options, ctx)
         return responseOutput(response)
       },
     }

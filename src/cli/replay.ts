@@ -3,11 +3,10 @@
  * as a new run that records `replay_of`. It opens the journal beside a running server (WAL and
  * a busy timeout let both write).
  */
-import { Agent } from 'undici'
 import { loadConfig } from '../config/load.js'
 import { ConfigError } from '../config/problems.js'
 import { hookrelayError, HookrelayError } from '../errors.js'
-import { HttpClient } from '../http/client.js'
+import { createHttpClient } from '../http/client.js'
 import { openDatabase } from '../journal/db.js'
 import { Journal } from '../journal/journal.js'
 import { BatchWriter } from '../journal/writer.js'
@@ -21,9 +20,9 @@ import type { Io } from './commands.js'
 const BUSY_TIMEOUT_MS = 5000
 
 export async function replay(runId: string, path: string, io: Io): Promise<number> {
-  const dispatcher = new Agent({ connect: { timeout: 10_000 } })
+  const client = createHttpClient()
   try {
-    const loaded = loadConfig({ path, env: io.env, http: new HttpClient({ dispatcher }) })
+    const loaded = loadConfig({ path, env: io.env, http: client.http })
     const log = createLogger(loaded.masker, { level: 'warn', destination: process.stderr })
     const db = openDatabase(loaded.settings.journalPath, { busyTimeoutMs: BUSY_TIMEOUT_MS })
     const journal = new Journal(db, new BatchWriter(db, log))
@@ -47,7 +46,7 @@ export async function replay(runId: string, path: string, io: Io): Promise<numbe
     }
     throw err
   } finally {
-    await dispatcher.destroy()
+    await client.close()
   }
 }
 

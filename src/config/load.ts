@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Ajv } from 'ajv'
+import ipaddr from 'ipaddr.js'
 import { LineCounter, parseDocument } from 'yaml'
 import { ACTION_TYPES } from '../actions/index.js'
 import type { PathKey } from '../actions/types.js'
@@ -32,6 +33,10 @@ export interface Settings {
   retentionDays: number
   journalToken: string | undefined
   shutdownGraceMs: number
+  /** The whole request (headers and body) must arrive within this. */
+  requestTimeoutMs: number
+  /** Proxies whose X-Forwarded-For is believed; empty: none (the peer address is the client). */
+  trustProxy: string[]
   /** At most one failure letter per pipeline per this interval. */
   minIntervalMs: number
 }
@@ -93,6 +98,7 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
     problems.push(...schemaProblems(validate.errors ?? [], data, ACTION_TYPES).filter((p) => !envPaths.has(formatPath(p.path))))
   }
   const config = data as Config
+  if (!problems.some((p) => p.path[0] === 'server')) problems.push(...valueProblems(config))
 
   // Pipelines that passed the schema are compiled even when others did not, so that every
   // problem (templates, duplicate ids, cross-checks) is reported in one go.
@@ -123,6 +129,8 @@ function settingsOf(config: Config): Settings {
     retentionDays: config.journal?.retention_days ?? DEFAULTS.retentionDays,
     journalToken: config.journal?.token || undefined,
     shutdownGraceMs: durationOr(config.server?.shutdown_grace, DEFAULTS.shutdownGraceMs),
+    requestTimeoutMs: durationOr(config.server?.request_timeout, DEFAULTS.requestTimeoutMs),
+    trustProxy: config.server?.trust_proxy ?? [],
     minIntervalMs: durationOr(config.notify?.email?.min_interval, DEFAULTS.minIntervalMs),
   }
 }
@@ -133,6 +141,15 @@ function durationOr(value: string | number | undefined, fallback: number): numbe
 
 const MIN_KEY_LENGTH = 12
 const MIN_TOKEN_LENGTH = 16
+
+/** Checks that need the values themselves: proxy addresses parse. */
+function valueProblems(config: Config): Problem[] {
+  return (config.server?.trust_proxy ?? []).flatMap((entry, i) =>
+    ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry)
+      ? []
+      : [{ path: ['server', 'trust_proxy', i], message: `'${entry}' is not an IP address or CIDR (e.g. 10.0.0.1 or 172.16.0.0/12)` }],
+  )
+}
 
 function configWarnings(config: Config): Problem[] {
   const warnings: Problem[] = []

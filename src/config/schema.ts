@@ -14,6 +14,7 @@ export const DEFAULTS = {
   journalPath: './data/hookrelay.db',
   retentionDays: 30,
   shutdownGraceMs: 10_000,
+  requestTimeoutMs: 30_000,
   minIntervalMs: 300_000,
 } as const
 
@@ -28,6 +29,13 @@ const Server = Obj(
     ),
     body_limit: Type.Optional(Type.Integer({ minimum: 1, description: `Largest request body in bytes; default ${DEFAULTS.bodyLimit}.` })),
     shutdown_grace: Type.Optional(Duration),
+    request_timeout: Type.Optional(Duration),
+    trust_proxy: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: 'Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed; default none.',
+      }),
+    ),
   },
   'The HTTP server.',
 )

@@ -4,9 +4,10 @@
  * Retry-After within the deadline, no redirects, and a capped read of the answer.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { request, type Dispatcher } from 'undici'
+import { Agent, request, type Dispatcher } from 'undici'
 import { formatDuration } from '../config/duration.js'
 import { HookrelayError, hookrelayError, type ErrorCode } from '../errors.js'
+import { BlockedAddressError, checkLiteral, guardedLookup, type LookupFunction } from './address-guard.js'
 import type { StatusPattern } from './status-pattern.js'
 
 export interface HttpCall {
@@ -17,6 +18,8 @@ export interface HttpCall {
   timeoutMs: number
   retries: number
   success: StatusPattern
+  /** The URL's origin came from data: only public addresses may be reached (the SSRF rule). */
+  guard?: boolean | undefined
 }
 
 export interface HttpResponse {
@@ -48,6 +51,8 @@ export class UpstreamError extends HookrelayError {
 
 export interface HttpClientOptions {
   dispatcher: Dispatcher
+  /** Used for guarded calls: its connector refuses special addresses after DNS (see address-guard). */
+  guardedDispatcher?: Dispatcher
   /** Bytes of an answer that are read; the rest is dropped and `truncated` set. */
   maxBodyBytes?: number
   /** First backoff delay; each retry doubles it, with jitter, up to `maxBackoffMs`. */
@@ -59,12 +64,14 @@ type Attempt = { response: HttpResponse; retryAfterMs: number | undefined } | { 
 
 export class HttpClient {
   readonly #dispatcher: Dispatcher
+  readonly #guarded: Dispatcher
   readonly #maxBodyBytes: number
   readonly #baseBackoffMs: number
   readonly #maxBackoffMs: number
 
   constructor(options: HttpClientOptions) {
     this.#dispatcher = options.dispatcher
+    this.#guarded = options.guardedDispatcher ?? new Agent({ connect: { lookup: guardedLookup() } })
     this.#maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
     this.#baseBackoffMs = options.baseBackoffMs ?? 250
     this.#maxBackoffMs = options.maxBackoffMs ?? 5000
@@ -72,6 +79,13 @@ export class HttpClient {
 
   /** Sends `call`; resolves with a success answer or throws an UpstreamError. */
   async send(call: HttpCall, signal?: AbortSignal): Promise<HttpResult> {
+    if (call.guard) {
+      try {
+        checkLiteral(call.url.hostname)
+      } catch (err) {
+        throw networkFailure(err, call, AbortSignal.abort(), undefined, 0)
+      }
+    }
     const deadline = Date.now() + call.timeoutMs
     const timeout = AbortSignal.timeout(call.timeoutMs)
     const abort = signal ? AbortSignal.any([timeout, signal]) : timeout
@@ -99,7 +113,7 @@ export class HttpClient {
         headers: call.headers,
         body: call.body,
         signal,
-        dispatcher: this.#dispatcher,
+        dispatcher: call.guard ? this.#guarded : this.#dispatcher,
       })
       const { body, truncated } = await this.#read(res.body)
       const headers = flattenHeaders(res.headers)
@@ -146,12 +160,20 @@ function statusFailure(response: HttpResponse, call: HttpCall, attempts: number)
 }
 
 function networkFailure(error: unknown, call: HttpCall, timeout: AbortSignal, stop: AbortSignal | undefined, attempts: number): UpstreamError {
-  const err = timeout.aborted
+  const blocked = findBlocked(error)
+  const err = blocked
+    ? hookrelayError('HR_ADDRESS_BLOCKED', [blocked.message])
+    : timeout.aborted
     ? hookrelayError('HR_UPSTREAM_TIMEOUT', [formatDuration(call.timeoutMs)])
     : stop?.aborted
       ? hookrelayError('HR_RUN_ABORTED')
       : hookrelayError('HR_UPSTREAM_NETWORK', [describeNetworkError(error)])
   return new UpstreamError(err.code, err.message, undefined, attempts, { cause: error })
+}
+
+function findBlocked(error: unknown): BlockedAddressError | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) if (e instanceof BlockedAddressError) return e
+  return undefined
 }
 
 /** The innermost useful text of an undici/Node network error, e.g. "connect ECONNREFUSED 127.0.0.1:9". */
@@ -184,4 +206,22 @@ export function parseRetryAfter(value: string | undefined): number | undefined {
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
   const at = Date.parse(value)
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
+}
+
+/**
+ * The HTTP client the service uses: keep-alive pools per origin, and a second set for guarded
+ * calls whose connector refuses special addresses. `lookup` replaces DNS (tests inject one).
+ */
+export function createHttpClient(options: { lookup?: LookupFunction } = {}): { http: HttpClient; close(): Promise<void> } {
+  const lookup = options.lookup
+  const agent = (connectLookup?: LookupFunction) =>
+    new Agent({ keepAliveTimeout: 10_000, keepAliveMaxTimeout: 60_000, connect: { timeout: 10_000, ...(connectLookup ? { lookup: connectLookup } : {}) } })
+  const dispatcher = agent(lookup)
+  const guardedDispatcher = agent(guardedLookup(lookup))
+  return {
+    http: new HttpClient({ dispatcher, guardedDispatcher }),
+    close: async () => {
+      await Promise.all([dispatcher.destroy(), guardedDispatcher.destroy()])
+    },
+  }
 }

@@ -16,6 +16,36 @@ const DEFAULT_LIMIT = 50
 const MAX_LIMIT = 500
 const FILTERS = ['pipeline', 'status', 'limit', 'before']
 
+/** Failed token attempts allowed per client address per window, before 429. */
+export const AUTH_FAILURES_ALLOWED = 10
+const AUTH_WINDOW_MS = 60_000
+const TRACKED_CLIENTS = 10_000
+
+/** Counts failed attempts per client address in fixed windows; bounded in memory. */
+class FailureLimiter {
+  readonly #failures = new Map<string, { count: number; resetAt: number }>()
+
+  /** Seconds until `client` may try again, or 0. */
+  blockedFor(client: string, now = Date.now()): number {
+    const entry = this.#failures.get(client)
+    if (!entry || entry.resetAt <= now || entry.count < AUTH_FAILURES_ALLOWED) return 0
+    return Math.ceil((entry.resetAt - now) / 1000)
+  }
+
+  fail(client: string, now = Date.now()): void {
+    const entry = this.#failures.get(client)
+    if (entry && entry.resetAt > now) {
+      entry.count++
+      return
+    }
+    if (this.#failures.size >= TRACKED_CLIENTS) {
+      for (const [key, e] of this.#failures) if (e.resetAt <= now) this.#failures.delete(key)
+      if (this.#failures.size >= TRACKED_CLIENTS) this.#failures.clear()
+    }
+    this.#failures.set(client, { count: 1, resetAt: now + AUTH_WINDOW_MS })
+  }
+}
+
 export async function journalRoutes(app: FastifyInstance, { journal, token }: JournalRoutesOptions): Promise<void> {
   const fail = (reply: FastifyReply, err: HookrelayError) => reply.code(err.status).send({ error: err.message, code: err.code })
 
@@ -26,9 +56,16 @@ export async function journalRoutes(app: FastifyInstance, { journal, token }: Jo
   }
 
   const expected = digest(token)
+  const limiter = new FailureLimiter()
   app.addHook('onRequest', async (request, reply) => {
+    const wait = limiter.blockedFor(request.ip)
+    if (wait > 0) {
+      reply.header('retry-after', String(wait))
+      return fail(reply, hookrelayError('HR_TOO_MANY_ATTEMPTS', [wait]))
+    }
     const given = /^Bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim()
     if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+      limiter.fail(request.ip)
       reply.header('www-authenticate', 'Bearer realm="hookrelay journal"')
       return fail(reply, hookrelayError('HR_UNAUTHORIZED'))
     }

@@ -135,6 +135,7 @@ export class RunsRepository {
   readonly #steps
   readonly #replays
   readonly #touchHealth
+  readonly #releaseRoom
   readonly #running
   readonly #interruptRun
   readonly #interruptSteps
@@ -170,7 +171,8 @@ export class RunsRepository {
       `SELECT id, type, status, started_at, duration_ms, request, response, output, error FROM steps WHERE run_id = ? ORDER BY seq`,
     )
     this.#replays = db.prepare('SELECT id FROM runs WHERE replay_of = ? ORDER BY id').pluck()
-    this.#touchHealth = db.prepare('UPDATE health SET checked_at = ? WHERE id = 1')
+    this.#touchHealth = db.prepare('UPDATE health SET checked_at = ?, room = zeroblob(16384) WHERE id = 1')
+    this.#releaseRoom = db.prepare('UPDATE health SET room = NULL WHERE id = 1')
     this.#running = db.prepare(
       `SELECT r.id, r.pipeline, r.received_at, s.id AS step_id, s.type AS step_type
        FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.status = 'running'
@@ -265,8 +267,10 @@ export class RunsRepository {
     }
   }
 
+  /** A committed write that also needs room for a run's worth of pages (call in a transaction). */
   touchHealth(at: string): void {
     this.#touchHealth.run(at)
+    this.#releaseRoom.run()
   }
 }
 

@@ -46,8 +46,9 @@ export class BatchWriter {
       })()
       for (const p of batch) p.done?.resolve()
     } catch (err) {
-      // One bad write must not sink its neighbours: retry them one by one.
-      if (batch.length === 1) this.#settleFailed(batch[0]!, err)
+      // A locked, full or failing disk fails every write alike: fail the batch at once.
+      // Anything else may be one bad write, which must not sink its neighbours: retry alone.
+      if (batch.length === 1 || isStorageFault(err)) for (const p of batch) this.#settleFailed(p, err)
       else for (const p of batch) this.#runAlone(p)
     }
   }
@@ -77,4 +78,9 @@ export class BatchWriter {
     if (p.done) p.done.reject(err)
     else this.#log.error({ err }, 'journal write failed')
   }
+}
+
+function isStorageFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|CORRUPT)/.test(code)
 }

@@ -37,11 +37,17 @@ export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: n
   }
 }
 
-/** A body without a declared type is labelled JSON when it parses as JSON, else plain text. */
+/** A body without a declared type is labelled JSON when it looks like JSON, else plain text. */
 function withContentType(headers: Record<string, string>, body: string): Record<string, string> {
   if (body === '' || hasHeader(headers, 'content-type')) return headers
-  const type = parseJsonBody(body) !== null ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'
+  const type = looksLikeJson(body) ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8'
   return { ...headers, 'content-type': type }
+}
+
+/** Parses small bodies to be sure; a large one is judged by its brackets (it is only a label). */
+function looksLikeJson(body: string): boolean {
+  if (body.length <= 65_536) return parseJsonBody(body) !== null
+  return /^\s*[[{]/.test(body) && /[\]}]\s*$/.test(body)
 }
 
 /** The JSON answer for an error that ends a request, with the status from the error table. */

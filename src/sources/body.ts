@@ -32,7 +32,11 @@ export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
-/** The kind of body a content type announces, or undefined when hookrelay does not read it. */
+/**
+ * The kind of body a content type announces, or undefined when hookrelay does not read it.
+ * The media type is compared without case and without its parameters, whatever white space
+ * (spaces, tabs) surrounds them, so every spelling of one type is read the same way.
+ */
 export function bodyKind(contentType: string | undefined): BodyKind | undefined {
   const type = mediaType(contentType)
   if (type === '') return 'none'
@@ -45,11 +49,15 @@ export function bodyKind(contentType: string | undefined): BodyKind | undefined 
 export function parseBody(raw: Buffer, contentType: string | undefined): ParsedBody {
   const kind = bodyKind(contentType)
   if (raw.length === 0) return { kind: 'none', raw, text: '', value: null, fields: Object.create(null) }
+  if (kind === undefined) {
+    const error = hookrelayError('HR_UNSUPPORTED_MEDIA_TYPE', [contentType ?? ''])
+    return failed('text', raw, isUtf8(raw) ? raw.toString('utf8') : undefined, error)
+  }
   let text: string
   try {
     text = utf8.decode(raw)
   } catch {
-    return failed(kind ?? 'text', raw, undefined, hookrelayError('HR_BAD_ENCODING'))
+    return failed(kind, raw, undefined, hookrelayError('HR_BAD_ENCODING'))
   }
   if (kind === 'json') return parseJson(raw, text)
   if (kind === 'form') {
@@ -74,7 +82,18 @@ function parseJson(raw: Buffer, text: string): ParsedBody {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return failed('json', raw, text, hookrelayError('HR_BODY_NOT_OBJECT', [describeJson(value)]))
   }
-  return { kind: 'json', raw, text, value, fields: ownFields(value as Record<string, unknown>) }
+  // JSON.parse defines every key, even `__proto__`, as a plain own property: reading the object
+  // is safe, and no copy is needed (copying 100,000 keys costs more than parsing them).
+  return { kind: 'json', raw, text, value, fields: value as Record<string, unknown> }
+}
+
+function isUtf8(raw: Buffer): boolean {
+  try {
+    utf8.decode(raw)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Copies own fields into an object without prototype: no key, not even `__proto__`, reaches one. */
@@ -87,18 +106,27 @@ export function ownFields(source: Record<string, unknown>): Record<string, unkno
 /** True when brackets outside strings nest deeper than `max`; one pass, no recursion. */
 export function jsonDepthExceeds(text: string, max: number): boolean {
   let depth = 0
-  let inString = false
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === 92 /* \ */) i++
-      else if (c === 34 /* " */) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
+    if (c === 34 /* " */) {
+      i = stringEnd(text, i + 1)
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (++depth > max) return true
-    } else if (c === 125 || c === 93) depth--
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--
   }
   return false
+}
+
+/** The index of the quote closing a string that starts at `from` (jumping, not stepping). */
+function stringEnd(text: string, from: number): number {
+  for (let i = from; ; ) {
+    const quote = text.indexOf('"', i)
+    if (quote === -1) return text.length
+    let slashes = 0
+    while (text.charCodeAt(quote - 1 - slashes) === 92 /* \ */) slashes++
+    if (slashes % 2 === 0) return quote
+    i = quote + 1
+  }
 }
 
 function describeJson(value: unknown): string {
@@ -108,16 +136,22 @@ function describeJson(value: unknown): string {
 }
 
 /**
- * Registers the body parsers in a Fastify scope: ours for JSON and text, @fastify/formbody
- * (with our parser) for forms. Any other content type gets Fastify's 415.
+ * Registers the body parsers in a Fastify scope: @fastify/formbody (with our parser) for forms,
+ * and ours for everything else, so that every spelling of a content type is read alike and an
+ * unsupported one is still kept, as a rejected run with its bytes (415).
  */
 export async function registerBodyParsers(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers()
-  const asBuffer = (req: FastifyRequest, body: Buffer, done: (err: null, body: ParsedBody) => void): void =>
-    done(null, parseBody(body, req.headers['content-type']))
-  app.addContentTypeParser(JSON_TYPE, { parseAs: 'buffer' }, asBuffer)
-  app.addContentTypeParser(/^text\//, { parseAs: 'buffer' }, asBuffer)
-  // formbody types its parser as returning the fields; it hands back whatever we return.
-  const parser = (text: string) => parseBody(Buffer.from(text, 'utf8'), 'application/x-www-form-urlencoded') as unknown as Record<string, unknown>
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req: FastifyRequest, body: Buffer, done: (err: null, body: ParsedBody) => void) =>
+    done(null, parseBody(body, req.headers['content-type'])),
+  )
+  // formbody decodes the bytes itself, replacing invalid UTF-8 with U+FFFD: a form holding one
+  // is refused as badly encoded. Its parser is typed as returning the fields; it returns ours.
+  const parser = (text: string) => {
+    const parsed = text.includes('\uFFFD')
+      ? failed('form', Buffer.from(text, 'utf8'), text, hookrelayError('HR_BAD_ENCODING'))
+      : parseBody(Buffer.from(text, 'utf8'), 'application/x-www-form-urlencoded')
+    return parsed as unknown as Record<string, unknown>
+  }
   await app.register(formbody, { parser })
 }

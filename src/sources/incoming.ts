@@ -43,10 +43,16 @@ export function restoreRequest(kept: KeptRequest, receivedAt: Date): IncomingReq
   }
 }
 
-/** `in.*`: the query string merged with the body's top-level fields (the body wins). */
-export function inFields(req: IncomingRequest): Record<string, unknown> {
+/**
+ * `in.*`: the query string merged with the body's top-level fields (the body wins), in a new
+ * object without prototype; `copy` forces a copy even when one side is empty (to modify it).
+ */
+export function inFields(req: IncomingRequest, copy = false): Record<string, unknown> {
+  const body = req.body.fields
+  const hasQuery = Object.keys(req.query).length > 0
+  if (!copy && !hasQuery) return body
   const fields = ownFields(req.query)
-  for (const key of Object.keys(req.body.fields)) fields[key] = req.body.fields[key]
+  for (const key of Object.keys(body)) fields[key] = body[key]
   return fields
 }
 

@@ -48,7 +48,7 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
 }
 
 function readGetcourseFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] } {
-  const fields = inFields(req)
+  const fields = inFields(req, true) // the guard edits it
   return { fields, warnings: guardGetcourseFields(fields) }
 }
 

@@ -51,7 +51,7 @@ describe('check', () => {
     expect(stderr.trim().split('\n')).toEqual([
       `${path}: 3 problems`,
       `${path}:6:9 pipelines[0].actions[0]: missing key 'url' in pipeline 'crm'`,
-      `${path}:6:41 pipelines[0].actions[0]: unknown key 'ur1' (allowed: method, url, query, headers, body, success, timeout, retries, id, type, continue_on_error) in pipeline 'crm'`,
+      `${path}:6:41 pipelines[0].actions[0]: unknown key 'ur1' (allowed: method, url, query, headers, body, success, allow_private_network, timeout, retries, id, type, continue_on_error) in pipeline 'crm'`,
       `${path}:9:21 pipelines[1].source.type: found 'htp' (allowed: http, getcourse.user, getcourse.order) in pipeline 'open'`,
     ])
   })

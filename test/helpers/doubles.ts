@@ -21,9 +21,9 @@ export const BIZON = { token: 'bizon-token-7f3a9c', pageId: '123456:my-webinar' 
  * Bizon365: addSubscriber (X-Token, pageId and email required, `hash` on success) and
  * course/student/add (email and username required, `ok` on success).
  */
-export function startBizon(): Promise<Stub> {
+export function startBizon(token = BIZON.token): Promise<Stub> {
   return startStub((req, res) => {
-    if (req.headers['x-token'] !== BIZON.token) return json(res, 401, { message: 'Неверный токен доступа' })
+    if (req.headers['x-token'] !== token) return json(res, 401, { message: 'Неверный токен доступа' })
     if (req.method === 'POST' && req.path === '/api/v1/course/student/add') {
       const p = params(req)
       if (!p['email'] || !p['username']) return json(res, 400, { message: 'Ошибка валидации', errors: [{ param: p['email'] ? 'username' : 'email', msg: 'Обязательное поле' }] })
@@ -47,11 +47,11 @@ export function startBizon(): Promise<Stub> {
 export const DIMAKER = { secure: '0b6c1f7e-1111-2222-3333-444455556666', docId: 'b75b01cf-c732-49c6-80a0-77dd051a8299' }
 
 /** DiMaker /api/v1/create/: parameters in the query, a form or JSON; result=link answers the bare link. */
-export function startDimaker(): Promise<Stub> {
+export function startDimaker(secure = DIMAKER.secure): Promise<Stub> {
   return startStub((req, res) => {
     if (req.path !== '/api/v1/create/') return json(res, 404, { status: 'error', error: 'Not found' })
     const p = params(req)
-    if (p['secure'] !== DIMAKER.secure) return json(res, 200, { status: 'error', error: 'Invalid secure token' })
+    if (p['secure'] !== secure) return json(res, 200, { status: 'error', error: 'Invalid secure token' })
     if (p['doc_id'] !== DIMAKER.docId) return json(res, 200, { status: 'error', error: 'Document not found' })
     const link = `https://dimaker.app/d/${randomUUID()}.pdf`
     if (p['result'] === 'link') {
@@ -72,7 +72,7 @@ export interface GetcourseDouble extends Stub {
 }
 
 /** GetCourse import API /pl/api/users: action=add, key, params=base64(JSON). */
-export async function startGetcourse(): Promise<GetcourseDouble> {
+export async function startGetcourse(key = GETCOURSE.key): Promise<GetcourseDouble> {
   const double = { noApi: false } as GetcourseDouble
   const stub = await startStub((req, res) => {
     if (req.method !== 'POST' || req.path !== '/pl/api/users') {
@@ -85,7 +85,7 @@ export async function startGetcourse(): Promise<GetcourseDouble> {
     }
     const p = params(req)
     if (p['action'] !== 'add') return json(res, 200, { success: false, error: 'Пустой параметр action' })
-    if (p['key'] !== GETCOURSE.key) return json(res, 200, { success: false, error: 'Неавторизованное обращение' })
+    if (p['key'] !== key) return json(res, 200, { success: false, error: 'Неавторизованное обращение' })
     const decoded = JSON.parse(Buffer.from(p['params'] ?? '', 'base64').toString('utf8')) as { user?: { email?: string } }
     if (decoded.user?.email === GETCOURSE.forbiddenEmail) {
       return json(res, 200, { success: true, action: 'add', result: { success: false, error: true, error_message: 'Действие запрещено', user_id: null } })

@@ -1,0 +1,106 @@
+/**
+ * The secrets canary: a distinct value for every kind of secret, then successful and failing
+ * runs, then a search of everything that leaves the process: the database file (and its WAL),
+ * the log, the letters, the journal API and every answer. Zero hits.
+ */
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { closeAfterEach } from '../helpers/cleanup.js'
+import { BIZON, DIMAKER, startBizon, startDimaker, startGetcourse } from '../helpers/doubles.js'
+import { startHookrelay, TOKEN } from '../helpers/hookrelay.js'
+import { SMTP_AUTH, startSmtp } from '../helpers/smtp.js'
+import { json, startStub } from '../helpers/stub.js'
+
+const keep = closeAfterEach()
+
+const CANARY = {
+  urlKey: 'canary-url-key-5f0a9e',
+  bizonToken: 'canary-bizon-token-7b21',
+  dimakerSecure: 'canary-dimaker-secure-3c44',
+  getcourseKey: 'canary-getcourse-key-9d10',
+  authorization: 'canary-bearer-8e55',
+  env: 'canary-env-value-2a77',
+}
+
+describe('secrets canary', () => {
+  it('finds no secret anywhere after successful and failing runs', async () => {
+    const bizon = await keep(startBizon(CANARY.bizonToken))
+    const dimaker = await keep(startDimaker(CANARY.dimakerSecure))
+    const getcourse = await keep(startGetcourse(CANARY.getcourseKey))
+    // The CRM echoes every header and the body it got, as a careless API might.
+    const crm = await keep(startStub((req, res) => json(res, req.query.get('fail') ? 500 : 200, { headers: req.headers, body: req.body })))
+    const mailbox = await keep(startSmtp())
+    const env = {
+      BIZON_TOKEN: CANARY.bizonToken,
+      DIMAKER_TOKEN: CANARY.dimakerSecure,
+      GETCOURSE_KEY: CANARY.getcourseKey,
+      CRM_AUTH: CANARY.authorization,
+      CUSTOM: CANARY.env,
+      SMTP_URL: mailbox.url,
+    }
+    const hr = await keep(
+      startHookrelay(
+        `
+notify:
+  email: { smtp: "\${SMTP_URL}", from: hookrelay@school.example, to: [ops@school.example], min_interval: 1s }
+pipelines:
+  - id: all
+    source: { type: getcourse.user, key: ${CANARY.urlKey}, response: { body: "{{ steps.cert.link }}" } }
+    actions:
+      - id: crm
+        type: http.request
+        url: "${crm.url}/contacts?fail={{ in.fail | default: '' }}"
+        headers: { Authorization: "Bearer \${CRM_AUTH}", X-Custom: "\${CUSTOM}" }
+        body: { json: { email: "{{ in.email }}", echo: "\${CUSTOM}" } }
+      - { id: reg, type: bizon365.subscribe, token: "\${BIZON_TOKEN}", page_id: "${BIZON.pageId}", email: "{{ in.email }}", base_url: "${bizon.url}" }
+      - { id: cert, type: dimaker.create, secure: "\${DIMAKER_TOKEN}", doc_id: ${DIMAKER.docId}, masks: { name: "{{ in.first_name }}" }, base_url: "${dimaker.url}" }
+      - { id: save, type: getcourse.update_user, base_url: "${getcourse.url}", key: "\${GETCOURSE_KEY}", user: { email: "{{ in.email }}" } }
+  - id: wrong
+    source: { type: http, key: ${CANARY.urlKey}-2 }
+    actions:
+      - { id: reg, type: bizon365.subscribe, token: "\${CUSTOM}", page_id: "nope", email: "a@b.ru", base_url: "${bizon.url}" }
+`,
+        { env },
+      ),
+    )
+    const answers: string[] = []
+    const call = async (path: string, init?: RequestInit) => {
+      const res = await hr.call(path, init)
+      answers.push(`${res.status} ${JSON.stringify([...res.headers])} ${await res.text()}`)
+      return res
+    }
+    await call(`/hooks/all/${CANARY.urlKey}?email=ivan@example.com&first_name=Ivan`)
+    await call(`/hooks/all/${CANARY.urlKey}?email=ivan@example.com&first_name=Ivan&fail=1`)
+    await call(`/hooks/all/${CANARY.urlKey}?email=ivan@example.com&first_name=Ivan`, { method: 'POST', headers: { authorization: `Bearer ${CANARY.authorization}`, 'content-type': 'application/json' }, body: '{"broken' })
+    await call(`/hooks/wrong/${CANARY.urlKey}-2`, { method: 'POST' })
+    await call(`/hooks/all/${CANARY.urlKey}-nope`)
+    await call(`/hooks/all/${CANARY.urlKey}`, { method: 'DELETE' })
+    await mailbox.waitFor(2, 8000)
+
+    const { runs } = await hr.journal('?limit=500')
+    expect(runs.map((r: { status: string }) => r.status).sort()).toEqual(['failed', 'failed', 'ok', 'rejected', 'rejected'])
+    // Every service was really called with its secret, so the masking is what kept them out.
+    expect(bizon.requests[0]!.headers['x-token']).toBe(CANARY.bizonToken)
+    expect(dimaker.requests[0]!.body).toContain(CANARY.dimakerSecure)
+    expect(getcourse.requests[0]!.body).toContain(CANARY.getcourseKey)
+    const journal = JSON.stringify(await Promise.all(runs.map((r: { id: string }) => hr.journal(`/${r.id}`))))
+    expect(journal).toContain('***') // masking happened, not merely nothing recorded
+    expect(crm.requests[0]!.headers['authorization']).toBe(`Bearer ${CANARY.authorization}`) // the real value was sent
+
+    await hr.stop()
+    const files = readdirSync(hr.dir).filter((f) => f.startsWith('journal.db'))
+    expect(files).toContain('journal.db')
+    const places: Record<string, string> = {
+      database: files.map((f) => readFileSync(join(hr.dir, f)).toString('latin1')).join('\n'),
+      logs: hr.logs.join('\n'),
+      letters: mailbox.letters.map((l) => `${l.subject}\n${l.text}\n${JSON.stringify(l.headers)}`).join('\n'),
+      journal,
+      answers: answers.join('\n'),
+    }
+    const secrets = [...Object.values(CANARY), SMTP_AUTH.pass, TOKEN]
+    for (const [place, text] of Object.entries(places)) {
+      for (const secret of secrets) expect(text.includes(secret), `${secret} found in ${place}`).toBe(false)
+    }
+  })
+})
