@@ -1,0 +1,338 @@
+/**
+ * `npm run bench`: hookrelay against its ceilings, on loopback, each system its own process.
+ *
+ *   bare Fastify (JSON parsed, answered)         -> the intake ceiling
+ *   Fastify + undici forwarding to the target    -> the relay ceiling
+ *   hookrelay intake (actions: [])               -> journaled with synchronous=FULL
+ *   hookrelay relay  (one http.request)
+ *   hookrelay chain  (json.parse + two http.request)
+ *
+ * Systems are interleaved, every round runs each for BENCH_DURATION s at 50 connections with a
+ * 550-byte GetCourse-like JSON body. Results are ratios to the ceilings measured in the same
+ * run, printed and written to bench/RESULTS.md with the machine they came from.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import autocannon from 'autocannon'
+import Database from 'better-sqlite3'
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2)
+const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
+const CONNECTIONS = 50
+const ROOT = new URL('..', import.meta.url).pathname
+const TOKEN = 'bench-journal-token-0123456789'
+
+/** An order as a GetCourse process posts it, padded by a comment to 550 bytes of JSON. */
+const ORDER = {
+  id: '121161653',
+  number: '6543',
+  status: 'new',
+  positions: 'Курс «Основы Python» — тариф Стандарт',
+  cost_money_value: '4990',
+  cost_money: '4 990 руб.',
+  payment_link: 'https://school.getcourse.ru/sales/shop/dealPay/id/121161653/hash/0a1b2c3d4e',
+  created_at: '2026-11-24',
+  utm_source: 'vk',
+  user_id: '189870964',
+  email: 'ivan.petrov@example.com',
+  phone: '+79990000000',
+  first_name: 'Иван',
+  last_name: 'Петров',
+  city: 'Москва',
+  user: { email: 'ivan.petrov@example.com', id: '189870964' },
+}
+const BODY = JSON.stringify({ ...ORDER, comment: 'x'.repeat(550 - Buffer.byteLength(JSON.stringify({ ...ORDER, comment: '' }))) })
+
+interface Server {
+  name: string
+  child: ChildProcess
+  port: number
+}
+
+interface Run {
+  system: string
+  round: number
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  ok: number
+  sent: number
+}
+
+const children: ChildProcess[] = []
+
+async function main(): Promise<void> {
+  log(`building dist/ ...`)
+  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' })
+  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-bench-'))
+  try {
+    const target = await startTs('target', 'bench/servers/target.ts')
+    const targetUrl = `http://127.0.0.1:${target.port}`
+    const bare = await startTs('fastify', 'bench/servers/fastify-bare.ts')
+    const forward = await startTs('forward', 'bench/servers/fastify-forward.ts', [`${targetUrl}/`])
+    const config = writeConfig(dir, targetUrl)
+    const coldStarts = await measureColdStarts(dir, targetUrl)
+    const hookrelay = await startHookrelay(config)
+
+    const systems: Array<[string, string]> = [
+      ['fastify (bare)', `http://127.0.0.1:${bare.port}/`],
+      ['hookrelay intake', `http://127.0.0.1:${hookrelay.port}/hooks/intake/intake-key-0123456789`],
+      ['fastify+undici forward', `http://127.0.0.1:${forward.port}/`],
+      ['hookrelay relay', `http://127.0.0.1:${hookrelay.port}/hooks/relay/relay-key-0123456789`],
+      ['hookrelay chain', `http://127.0.0.1:${hookrelay.port}/hooks/chain/chain-key-0123456789`],
+    ]
+    const answered = new Map<string, number>()
+    const sent = new Map<string, number>()
+    const count = (system: string, r: { ok: number; sent: number }) => {
+      answered.set(system, (answered.get(system) ?? 0) + r.ok)
+      sent.set(system, (sent.get(system) ?? 0) + r.sent)
+    }
+    log('warming up ...')
+    for (const [system, url] of systems) count(system, await load(url, 2))
+
+    const runs: Run[] = []
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [system, url] of systems) {
+        const r = await load(url, DURATION)
+        runs.push({ system, round, ...r })
+        count(system, r)
+        log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}`)
+      }
+    }
+
+    const rss = new Map([bare, forward, hookrelay, target].map((s) => [s.name, peakRssMb(s.child.pid!)]))
+    const rows = journalRows(join(dir, 'bench.db'))
+    const report = summarize(runs, answered, sent, rows, rss, coldStarts)
+    process.stdout.write(`\n${report}\n`)
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), report)
+    log('wrote bench/RESULTS.md')
+  } finally {
+    for (const child of children) child.kill('SIGTERM')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`)
+}
+
+/** Starts a bench server written in TypeScript; it prints {"port"} when listening. */
+function startTs(name: string, file: string, args: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, file), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve({ name, child, port: (JSON.parse(d.toString()) as { port: number }).port }))
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
+  })
+}
+
+function writeConfig(dir: string, target: string, port = 0, db = 'bench.db'): string {
+  const path = join(dir, `config-${port}.yaml`)
+  writeFileSync(
+    path,
+    `server: { host: 127.0.0.1, port: ${port} }
+journal: { path: ${join(dir, db)}, token: ${TOKEN} }
+pipelines:
+  - id: intake
+    source: { type: http, key: intake-key-0123456789, methods: [POST] }
+    actions: []
+  - id: relay
+    source: { type: http, key: relay-key-0123456789, methods: [POST] }
+    actions:
+      - { id: forward, type: http.request, url: "${target}/", body: { json: "{{ request.body }}" } }
+  - id: chain
+    source: { type: http, key: chain-key-0123456789, methods: [POST] }
+    actions:
+      - id: order
+        type: json.parse
+        fields: { email: '["user"]["email"]', number: '["number"]', name: first_name, cost: { path: cost_money_value, on_missing: empty } }
+      - id: crm
+        type: http.request
+        url: "${target}/crm"
+        body: { json: { email: "{{ steps.order.email }}", order: "{{ steps.order.number }}", name: "{{ steps.order.name }}" } }
+      - id: lms
+        type: http.request
+        url: "${target}/lms"
+        body: { form: { email: "{{ steps.order.email }}", cost: "{{ steps.order.cost }}" } }
+`,
+  )
+  return path
+}
+
+/** The heap flags the Dockerfile and `npm start` run with. */
+const NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=512']
+
+/** Runs the service the way the production image does (node with its flags, the dist/ bundle, no tsx). */
+function spawnHookrelay(config: string): ChildProcess {
+  const child = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  return child
+}
+
+function startHookrelay(config: string): Promise<Server> {
+  const child = spawnHookrelay(config)
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const onData = (d: Buffer) => {
+      out += d.toString()
+      const m = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)
+      if (m) {
+        child.stdout!.off('data', onData)
+        child.stdout!.resume() // keep draining its log lines
+        resolve({ name: 'hookrelay', child, port: Number(m[1]) })
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`hookrelay exited with ${code}: ${out}`)))
+  })
+}
+
+/** Time from spawn to the first 200 from /healthz, three times; the median. */
+async function measureColdStarts(dir: string, target: string): Promise<number[]> {
+  const times: number[] = []
+  for (let i = 0; i < 3; i++) {
+    const port = 20000 + Math.floor(Math.random() * 20000)
+    const config = writeConfig(dir, target, port, `cold-${i}.db`)
+    const started = performance.now()
+    const child = spawnHookrelay(config)
+    child.stdout!.resume()
+    for (let tries = 0; tries < 1000; tries++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)
+      if (ok) break
+      await new Promise((r) => setTimeout(r, 5))
+    }
+    times.push(performance.now() - started)
+    child.kill('SIGTERM')
+    await new Promise((r) => child.once('exit', r))
+  }
+  return times.sort((a, b) => a - b)
+}
+
+async function load(url: string, seconds: number): Promise<Omit<Run, 'system' | 'round'>> {
+  const result = await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    body: BODY,
+  })
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    ok: result['2xx'],
+    sent: result.requests.sent,
+  }
+}
+
+/** Peak resident memory (VmHWM) of a process, in MB. */
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+}
+
+function journalRows(path: string): Map<string, number> {
+  const db = new Database(path, { readonly: true })
+  try {
+    const rows = db.prepare("SELECT pipeline, count(*) AS n FROM runs WHERE status = 'ok' GROUP BY pipeline").all() as Array<{ pipeline: string; n: number }>
+    return new Map(rows.map((r) => [r.pipeline, r.n]))
+  } finally {
+    db.close()
+  }
+}
+
+function summarize(
+  runs: Run[],
+  answered: Map<string, number>,
+  sent: Map<string, number>,
+  rows: Map<string, number>,
+  rss: Map<string, number>,
+  coldStarts: number[],
+): string {
+  const systems = [...new Set(runs.map((r) => r.system))]
+  const mean = (system: string, key: keyof Run) => {
+    const of = runs.filter((r) => r.system === system)
+    return of.reduce((sum, r) => sum + (r[key] as number), 0) / of.length
+  }
+  const worst = (system: string, key: keyof Run) => Math.max(...runs.filter((r) => r.system === system).map((r) => r[key] as number))
+  const total = (system: string, key: keyof Run) => runs.filter((r) => r.system === system).reduce((s, r) => s + (r[key] as number), 0)
+  const rssOf = (system: string) => rss.get(system.startsWith('hookrelay') ? 'hookrelay' : system.startsWith('fastify (bare)') ? 'fastify' : 'forward') ?? 0
+
+  const table = systems.map(
+    (s) =>
+      `| ${s} | ${mean(s, 'rps').toFixed(0)} | ${mean(s, 'p50').toFixed(1)} | ${worst(s, 'p99')} | ${total(s, 'errors')} | ${total(s, 'non2xx')} | ${rssOf(s).toFixed(0)} |`,
+  )
+  const ratio = (a: string, b: string) => mean(a, 'rps') / mean(b, 'rps')
+  const intake = ratio('hookrelay intake', 'fastify (bare)')
+  const relay = ratio('hookrelay relay', 'fastify+undici forward')
+  const chain = ratio('hookrelay chain', 'fastify+undici forward')
+  const hookrelaySystems = systems.filter((s) => s.startsWith('hookrelay'))
+  const p99 = Math.max(...hookrelaySystems.map((s) => worst(s, 'p99')))
+  const errors = hookrelaySystems.reduce((n, s) => n + total(s, 'errors') + total(s, 'non2xx'), 0)
+  // autocannon stops counting with requests in flight: those are kept and answered, but not
+  // counted as 2xx. So every 2xx must be kept (kept >= 2xx), and nothing beyond what was sent.
+  let rowsOk = true
+  const rowLines = ['intake', 'relay', 'chain'].map((p) => {
+    const ok = answered.get(`hookrelay ${p}`) ?? 0
+    const out = sent.get(`hookrelay ${p}`) ?? 0
+    const kept = rows.get(p) ?? 0
+    const fine = kept >= ok && kept <= out
+    rowsOk &&= fine
+    return `| ${p} | ${out} | ${ok} | ${kept} | ${fine ? `every 2xx kept (${kept - ok} more were in flight when the load stopped)` : 'MISSING RUNS'} |`
+  })
+  const cold = coldStarts[1] ?? coldStarts[0] ?? 0
+  const check = (ok: boolean) => (ok ? 'met' : 'MISSED')
+  const cpu = cpus()
+
+  return `# Benchmark results
+
+Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds × ${DURATION} s per system, ${CONNECTIONS} connections,
+a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback, autocannon in the
+bench process. hookrelay runs as the production image runs it (the \`dist/\` bundle), journal with \`synchronous=FULL\`, logging JSON lines at info level.
+
+Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${process.version}.
+The machine is shared and noisy: compare the ratios, not the absolute numbers.
+
+| system | req/s (mean) | p50 ms (mean) | p99 ms (worst) | errors | non-2xx | peak RSS MB |
+|---|---|---|---|---|---|---|
+${table.join('\n')}
+
+## Targets
+
+| target | measured | |
+|---|---|---|
+| intake ≥ 0.50 × bare Fastify (synchronous=FULL) | ${intake.toFixed(2)} × | ${check(intake >= 0.5)} |
+| relay ≥ 0.70 × Fastify + undici forward | ${relay.toFixed(2)} × | ${check(relay >= 0.7)} |
+| chain (two calls) vs the same one-call ceiling | ${chain.toFixed(2)} × | (for reference) |
+| p99 ≤ 20 ms at 50 connections (hookrelay, worst round) | ${p99} ms | ${check(p99 <= 20)} |
+| zero errors and non-2xx (hookrelay) | ${errors} | ${check(errors === 0)} |
+| journal rows = requests answered 2xx | see below | ${check(rowsOk)} |
+| hookrelay peak RSS ≤ 150 MB | ${rssOf('hookrelay intake').toFixed(0)} MB | ${check(rssOf('hookrelay intake') <= 150)} |
+| cold start to /healthz ≤ 1 s (median of 3) | ${cold.toFixed(0)} ms (${coldStarts.map((t) => t.toFixed(0)).join(', ')}) | ${check(cold <= 1000)} |
+
+## Journal rows vs requests (warm-up included)
+
+| pipeline | sent | answered 2xx | runs kept \`ok\` | |
+|---|---|---|---|---|
+${rowLines.join('\n')}
+
+## Every round
+
+| round | system | req/s | p50 | p99 | errors | non-2xx |
+|---|---|---|---|---|---|---|
+${runs.map((r) => `| ${r.round} | ${r.system} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${r.non2xx} |`).join('\n')}
+`
+}
+
+main().catch((err: unknown) => {
+  for (const child of children) child.kill('SIGKILL')
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})
