@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The hookrelay command. In a checkout it runs the TypeScript sources through tsx; in the
-// production image, where dev dependencies (tsx) are absent, it runs the compiled dist/.
+// production image, where dev dependencies (tsx) are absent, it runs the bundle in dist/.
 let tsx
 try {
   tsx = await import('tsx/esm/api')
@@ -11,5 +11,5 @@ if (tsx) {
   tsx.register()
   await import('../src/main.ts')
 } else {
-  await import('../dist/main.js')
+  await import('../dist/hookrelay.mjs')
 }

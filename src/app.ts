@@ -34,8 +34,9 @@ export interface RunningService {
   loaded: LoadedConfig
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   address: string
-  /** The journal's connection, for diagnostics and fault tests. */
+  /** The journal's reading connection and its writer thread, for diagnostics and fault tests. */
   db: Db
+  writer: BatchWriter
   /** Graceful stop; resolves when everything is closed. */
   close(): Promise<void>
 }
@@ -52,7 +53,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   for (const warning of loaded.warnings) log.warn({ warning }, 'config warning')
 
   const db = openDatabase(loaded.settings.journalPath)
-  const writer = new BatchWriter(db, log)
+  const writer = await BatchWriter.open(loaded.settings.journalPath, log)
   const journal = new Journal(db, writer)
   const interrupted = recover(journal, log) // before listening: only a previous process's runs are `running`
   const letters = { baseUrl: baseUrl(loaded) }
@@ -67,7 +68,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const release = async () => {
     await pruner.stop()
     await notifier?.close(LETTER_FLUSH_MS)
-    journal.close()
+    await journal.close()
     loaded.mailer?.close()
     await closeHttp()
   }
@@ -89,6 +90,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     loaded,
     address,
     db,
+    writer,
     close() {
       closing ??= (async () => {
         lifecycle.closing = true // new requests now get 503
@@ -100,6 +102,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
         await app.close()
         await release()
         log.info({}, 'hookrelay stopped')
+        await new Promise<void>((resolve) => log.flush(() => resolve())) // the log is buffered
       })()
       return closing
     },

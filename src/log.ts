@@ -1,10 +1,9 @@
 /**
  * Logging: pino JSON lines (pretty only on a TTY). Every line passes through the masker
- * before it is written, so no secret reaches the log whatever code logged it.
+ * (pino's streamWrite hook) before it is written, so no secret reaches the log whatever code
+ * logged it.
  */
-import { Writable } from 'node:stream'
 import { pino, type BaseLogger, type DestinationStream, type Logger } from 'pino'
-import pinoPretty from 'pino-pretty'
 import type { Masker } from './mask.js'
 import { maskHookPath } from './mask.js'
 
@@ -13,17 +12,17 @@ export type Log = Pick<BaseLogger, 'info' | 'warn' | 'error' | 'debug'>
 
 export interface LoggerOptions {
   level?: string
-  /** Where lines go; default stdout. */
+  /** Where lines go; default stdout (see prettyDestination for a terminal). */
   destination?: NodeJS.WritableStream
-  pretty?: boolean
 }
 
 export function createLogger(masker: Masker, options: LoggerOptions = {}): Logger {
-  const out = options.destination ?? process.stdout
-  const target = options.pretty ? prettyStream(out) : out
+  // stdout through sonic-boom, asynchronous: lines logged while a write is under way go out together.
+  const target: DestinationStream = options.destination ?? pino.destination({ dest: 1, sync: false })
   return pino(
     {
       level: options.level ?? 'info',
+      hooks: { streamWrite: (line: string) => masker.text(line) },
       serializers: {
         req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: maskHookPath(req.url ?? ''), remoteAddress: req.ip }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
@@ -31,20 +30,12 @@ export function createLogger(masker: Masker, options: LoggerOptions = {}): Logge
       },
       redact: { paths: ['headers.authorization', 'headers.cookie', 'headers["x-token"]', 'token', 'key', 'secure'], censor: '***' },
     },
-    maskingStream(masker, target),
+    target,
   )
 }
 
-/** A line-by-line destination that masks secrets before passing lines on. */
-function maskingStream(masker: Masker, target: NodeJS.WritableStream): DestinationStream {
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      target.write(masker.text(chunk.toString('utf8')))
-      callback()
-    },
-  })
-}
-
-function prettyStream(out: NodeJS.WritableStream): NodeJS.WritableStream {
-  return pinoPretty({ destination: out as never, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' })
+/** Human-readable lines for a terminal; pino-pretty is only loaded then (the image logs JSON). */
+export async function prettyDestination(): Promise<NodeJS.WritableStream> {
+  const { default: pinoPretty } = await import('pino-pretty')
+  return pinoPretty({ destination: 1, colorize: true, translateTime: 'SYS:standard', ignore: 'pid,hostname' })
 }

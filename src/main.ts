@@ -5,6 +5,7 @@ import { startService } from './app.js'
 import { check, urls, type Io } from './cli/commands.js'
 import { replay } from './cli/replay.js'
 import { ConfigError } from './config/problems.js'
+import { prettyDestination } from './log.js'
 
 const USAGE = `usage: hookrelay [serve|check|urls] [--config PATH]
        hookrelay replay RUN_ID [--config PATH]
@@ -26,7 +27,8 @@ function configPath(given: string | undefined): string {
 async function serve(path: string): Promise<number> {
   let service
   try {
-    service = await startService({ configPath: path, log: { pretty: process.stdout.isTTY === true } })
+    const destination = process.stdout.isTTY ? await prettyDestination() : undefined
+    service = await startService({ configPath: path, log: { destination } })
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`${path}: ${err.problems.length} problem(s); not starting\n${err.problems.join('\n')}\n`)

@@ -15,22 +15,37 @@ const MAX_DEPTH = 64
 const SECRET_NAME =
   /(^|[-_.])(token|secret|secure|password|passwd|pwd|key|apikey|auth|authorization|cookie|set-cookie|signature)($|[-_.])/i
 
-/** True for header, query or form field names that hold credentials. */
+const secretNames = new Map<string, boolean>()
+
+/** True for header, query or form field names that hold credentials (remembered: names repeat). */
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name)
+  let secret = secretNames.get(name)
+  if (secret === undefined) {
+    secret = SECRET_NAME.test(name)
+    if (secretNames.size >= 10_000) secretNames.clear()
+    secretNames.set(name, secret)
+  }
+  return secret
 }
 
 export class Masker {
-  readonly #secrets: Set<string>
+  #secrets: Set<string>
+  /** A child shares its parent's set until it learns a secret of its own (copy on write). */
+  #shared: boolean
 
   constructor(secrets: Iterable<string> = []) {
     this.#secrets = new Set()
+    this.#shared = false
     for (const s of secrets) this.add(s)
   }
 
   /** Adds a secret value (and its encoded forms); short values are ignored. */
   add(secret: string | undefined): void {
-    if (secret === undefined || secret.length < MIN_SECRET_LENGTH) return
+    if (secret === undefined || secret.length < MIN_SECRET_LENGTH || this.#secrets.has(secret)) return
+    if (this.#shared) {
+      this.#secrets = new Set(this.#secrets)
+      this.#shared = false
+    }
     this.#secrets.add(secret)
     this.#secrets.add(encodeURIComponent(secret))
     this.#secrets.add(encodeURIComponent(secret).replace(/%20/g, '+'))
@@ -39,7 +54,10 @@ export class Masker {
 
   /** A copy that can learn further secrets (one per run) without touching this one. */
   child(): Masker {
-    return new Masker(this.#secrets)
+    const child = new Masker()
+    child.#secrets = this.#secrets
+    child.#shared = true
+    return child
   }
 
   text(value: string): string {

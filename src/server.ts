@@ -54,6 +54,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: SERVER_LIMITS.maxParamLength },
     trustProxy: settings.trustProxy.length > 0 ? settings.trustProxy : false,
     return503OnClosing: true,
+    // One line per request, not Fastify's two: runs log "run finished", the rest is logged below.
+    disableRequestLogging: true,
     // Passed to http.createServer: strict parsing, bounded headers, deadlines checked every second.
     http: {
       insecureHTTPParser: false,
@@ -71,11 +73,21 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   } as FastifyServerOptions)
 
+  // Callback-style hooks: they run on every request, and an async hook costs a promise each time.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (!request.url.startsWith('/hooks/') || reply.statusCode === 404) {
+      const line = { req: request, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime) }
+      if (reply.statusCode >= 500) request.log.error(line, 'request failed')
+      else request.log.debug(line, 'request')
+    } // a run's own "run finished" line says the rest
+    done()
+  })
+
   const lifecycle = deps.lifecycle ?? { closing: false }
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!lifecycle.closing) return undefined
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!lifecycle.closing) return done()
     const answer = errorAnswer(hookrelayError('HR_SHUTTING_DOWN'))
-    return reply.code(answer.status).headers({ ...answer.headers, 'retry-after': '5', connection: 'close' }).send(answer.body)
+    reply.code(answer.status).headers({ ...answer.headers, 'retry-after': '5', connection: 'close' }).send(answer.body)
   })
 
   app.setNotFoundHandler(async (_request, reply) => {

@@ -74,9 +74,22 @@ export async function callUpstream(http: HttpClient, req: OutgoingRequest, optio
   }
 }
 
-/** The outputs every HTTP-based step offers: status, headers, body and json (when it parses). */
+/** The outputs every HTTP-based step offers: status, headers, body and json (parsed when first read). */
 export function responseOutput(response: HttpResponse): Record<string, unknown> {
-  return { status: response.status, headers: response.headers, body: response.body, json: parseJsonBody(response.body) }
+  let json: unknown
+  let parsed = false
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: response.body,
+    get json() {
+      if (!parsed) {
+        json = parseJsonBody(response.body)
+        parsed = true
+      }
+      return json
+    },
+  }
 }
 
 export function parseJsonBody(body: string): unknown {

@@ -84,11 +84,10 @@ function compileHeaders(headers: Record<string, unknown>, build: BuildContext): 
 
 function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
   const text = url.render(ctx.scope)
-  if (!isHttpUrl(text)) throw hookrelayError('HR_BAD_URL', [ctx.mask.text(text)])
-  const target = new URL(text)
+  const target = URL.canParse(text) ? new URL(text) : undefined
+  if (target?.protocol !== 'http:' && target?.protocol !== 'https:') throw hookrelayError('HR_BAD_URL', [ctx.mask.text(text)])
   for (const [name, value] of Object.entries(query.renderStrings(ctx.scope))) target.searchParams.append(name, value)
-  addSecretFields(ctx, Object.fromEntries(target.searchParams))
-  return target
+  return target // callUpstream masks secret-named query parameters
 }
 
 function renderBody(kind: BodyKind, body: TemplateTree, ctx: StepContext): string {

@@ -25,14 +25,14 @@ export async function replay(runId: string, path: string, io: Io): Promise<numbe
     const loaded = loadConfig({ path, env: io.env, http: client.http })
     const log = createLogger(loaded.masker, { level: 'warn', destination: process.stderr })
     const db = openDatabase(loaded.settings.journalPath, { busyTimeoutMs: BUSY_TIMEOUT_MS })
-    const journal = new Journal(db, new BatchWriter(db, log))
+    const journal = new Journal(db, await BatchWriter.open(loaded.settings.journalPath, log, { busyTimeoutMs: BUSY_TIMEOUT_MS }))
     try {
       const result = await replayRun(runId, loaded.pipelines, journal, new Executor({ journal, masker: loaded.masker, log }))
       io.out(`replayed ${runId} as ${result.runId}: ${result.status}`)
       io.out(`answer: ${result.answer.status} ${result.answer.body}`)
       return result.status === 'ok' ? 0 : 1
     } finally {
-      journal.close()
+      await journal.close()
       loaded.mailer?.close()
     }
   } catch (err) {

@@ -1,5 +1,5 @@
 /** Opens the journal's SQLite file with the pragmas durability needs, and applies migrations. */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
@@ -7,8 +7,15 @@ import { hookrelayError } from '../errors.js'
 
 export type Db = Database.Database
 
-/** migrations/ beside src/ (and beside dist/ in the production image). */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
+/** migrations/ in the nearest folder above this module: beside src/, or beside dist/ when bundled. */
+export const MIGRATIONS_DIR = findMigrations(dirname(fileURLToPath(import.meta.url)))
+
+function findMigrations(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'migrations', '001-runs.sql'))) return join(dir, 'migrations')
+    if (dirname(dir) === dir) throw new Error(`no migrations/ folder above ${from}`)
+  }
+}
 
 export interface OpenOptions {
   /** How long a write waits for another connection's lock before SQLITE_BUSY. */

@@ -1,6 +1,7 @@
 /** The journal: durable run records through the group-commit writer, and reads for the API. */
 import type { Db } from './db.js'
 import {
+  runWrites,
   RunsRepository,
   type InterruptedRun,
   type NewRun,
@@ -34,19 +35,35 @@ export class Journal {
 
   /** Keeps a new run; resolves once it is on disk. Actions may only start after that. */
   insert(run: NewRun): Promise<void> {
-    return this.#writer.write(() => this.#runs.insertRun(run))
+    return this.#writer.write(runWrites.insertRun(run))
   }
 
   finish(id: string, finish: RunFinish): Promise<void> {
-    return this.#writer.write(() => this.#runs.finishRun(id, finish))
+    return this.#writer.write(runWrites.finishRun(id, finish))
   }
 
-  /** Step writes join the next batch without holding the run up; finish() commits after them. */
+  /**
+   * Step writes join the next batch without holding the run up (the run's finish commits after
+   * them). A step is written when its request is known, before the call goes out, and completed
+   * when it ends; a step without a request (json.parse) is written once, finished.
+   */
   recorder(runId: string): StepRecorder {
+    const open = new Map<number, StepStart>()
+    const written = new Set<number>()
     return {
-      started: (step) => this.#writer.enqueue(() => this.#runs.insertStep(runId, step)),
-      request: (seq, request) => this.#writer.enqueue(() => this.#runs.stepRequest(runId, seq, request)),
-      finished: (seq, finish) => this.#writer.enqueue(() => this.#runs.finishStep(runId, seq, finish)),
+      started: (step) => void open.set(step.seq, step),
+      request: (seq, request) => {
+        const step = open.get(seq)
+        if (!step || written.has(seq)) return
+        written.add(seq)
+        this.#writer.enqueue(runWrites.insertStep(runId, step, { status: 'running', durationMs: 0, request }))
+      },
+      finished: (seq, finish) => {
+        const step = open.get(seq)
+        // Its request is in the row already: only what is new goes.
+        if (written.has(seq)) this.#writer.enqueue(runWrites.finishStep(runId, seq, { ...finish, request: undefined }))
+        else if (step) this.#writer.enqueue(runWrites.insertStep(runId, step, finish))
+      },
     }
   }
 
@@ -66,14 +83,14 @@ export class Journal {
     return this.#db.transaction(() => this.#runs.markInterrupted(new Date().toISOString()))()
   }
 
-  /** Proves the file is writable (for /healthz) with a real committed write. */
+  /** Proves the file is writable and has room (for /healthz) with a real committed write. */
   checkWritable(): Promise<void> {
-    return this.#writer.write(() => this.#runs.touchHealth(new Date().toISOString()))
+    return this.#writer.write(...runWrites.touchHealth(new Date().toISOString()))
   }
 
-  /** Commits what is queued and closes the file. */
-  close(): void {
-    this.#writer.flush()
+  /** Commits what is queued, stops the writer and closes the file. */
+  async close(): Promise<void> {
+    await this.#writer.close()
     this.#db.close()
   }
 }

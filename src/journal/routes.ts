@@ -1,5 +1,5 @@
 /** The read-only journal API: GET /journal (filters, cursor) and GET /journal/RUN_ID, behind a bearer token. */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { hookrelayError, type HookrelayError } from '../errors.js'
 import { parseBody } from '../sources/body.js'
@@ -88,7 +88,7 @@ export async function journalRoutes(app: FastifyInstance, { journal, token }: Jo
 }
 
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest()
+  return hash('sha256', text, 'buffer')
 }
 
 type Filter = { pipeline?: string; status?: RunStatus; before?: string; limit: number }

@@ -1,5 +1,6 @@
 /** The runs repository: prepared statements built once, and row mappers to the API's views. */
 import type { Db } from './db.js'
+import type { Write } from './writer.js'
 
 export const RUN_STATUSES = ['running', 'ok', 'failed', 'rejected', 'skipped', 'interrupted'] as const
 export type RunStatus = (typeof RUN_STATUSES)[number]
@@ -125,38 +126,96 @@ type StepRow = Omit<StepView, 'request' | 'response' | 'output'> & {
   output: string | null
 }
 
+const INSERT_RUN = `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings)
+  VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings)`
+const FINISH_RUN = `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response
+  WHERE id = @id`
+const INSERT_STEP = `INSERT INTO steps (run_id, seq, id, type, status, started_at, duration_ms, request, response, output, error)
+  VALUES (@runId, @seq, @id, @type, @status, @startedAt, @durationMs, @request, @response, @output, @error)`
+const FINISH_STEP = `UPDATE steps SET status = @status, duration_ms = @durationMs, request = coalesce(@request, request),
+    response = @response, output = @output, error = @error
+  WHERE run_id = @runId AND seq = @seq`
+const TOUCH_HEALTH = 'UPDATE health SET checked_at = ?, room = zeroblob(16384) WHERE id = 1'
+const RELEASE_ROOM = 'UPDATE health SET room = NULL WHERE id = 1'
+
+/** The journal's writes, as SQL for the writer thread (see writer.ts). */
+export const runWrites = {
+  insertRun(run: NewRun): Write {
+    return [
+      INSERT_RUN,
+      {
+        id: run.id,
+        pipeline: run.pipeline,
+        status: run.status,
+        receivedAt: run.receivedAt,
+        finishedAt: run.finishedAt ?? null,
+        durationMs: run.durationMs ?? null,
+        error: run.error ?? null,
+        request: JSON.stringify(run.request),
+        response: json(run.response),
+        replayOf: run.replayOf ?? null,
+        warnings: run.warnings?.length ? JSON.stringify(run.warnings) : null,
+      },
+    ]
+  },
+
+  finishRun(id: string, finish: RunFinish): Write {
+    return [FINISH_RUN, { id, status: finish.status, finishedAt: finish.finishedAt, durationMs: finish.durationMs, error: finish.error ?? null, response: json(finish.response) }]
+  },
+
+  /** A step row: `running` with its request (before the call goes out), or already finished. */
+  insertStep(runId: string, step: StepStart, finish?: StepFinish): Write {
+    return [
+      INSERT_STEP,
+      {
+        runId,
+        ...step,
+        status: finish?.status ?? 'running',
+        durationMs: finish && finish.status !== 'running' ? finish.durationMs : null,
+        request: json(finish?.request),
+        response: json(finish?.response),
+        output: json(finish?.output),
+        error: finish?.error ?? null,
+      },
+    ]
+  },
+
+  finishStep(runId: string, seq: number, finish: StepFinish): Write {
+    return [
+      FINISH_STEP,
+      {
+        runId,
+        seq,
+        status: finish.status,
+        durationMs: finish.durationMs,
+        request: json(finish.request),
+        response: json(finish.response),
+        output: json(finish.output),
+        error: finish.error ?? null,
+      },
+    ]
+  },
+
+  /** A committed write that also needs room for a run's worth of pages (fails on a full disk). */
+  touchHealth(at: string): Write[] {
+    return [
+      [TOUCH_HEALTH, [at]],
+      [RELEASE_ROOM, []],
+    ]
+  },
+}
+
+/** Reads, and the writes done at start on the main connection, with statements prepared once. */
 export class RunsRepository {
-  readonly #insertRun
-  readonly #finishRun
-  readonly #insertStep
-  readonly #finishStep
   readonly #list
   readonly #get
   readonly #steps
   readonly #replays
-  readonly #touchHealth
-  readonly #releaseRoom
   readonly #running
   readonly #interruptRun
   readonly #interruptSteps
 
   constructor(db: Db) {
-    this.#insertRun = db.prepare(
-      `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings)
-       VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings)`,
-    )
-    this.#finishRun = db.prepare(
-      `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response
-       WHERE id = @id`,
-    )
-    this.#insertStep = db.prepare(
-      `INSERT INTO steps (run_id, seq, id, type, status, started_at) VALUES (@runId, @seq, @id, @type, 'running', @startedAt)`,
-    )
-    this.#finishStep = db.prepare(
-      `UPDATE steps SET status = @status, duration_ms = @durationMs, request = coalesce(@request, request),
-         response = @response, output = @output, error = @error
-       WHERE run_id = @runId AND seq = @seq`,
-    )
     this.#list = db.prepare(
       `SELECT id, pipeline, status, received_at, duration_ms, error FROM runs
        WHERE (@pipeline IS NULL OR pipeline = @pipeline) AND (@status IS NULL OR status = @status)
@@ -171,8 +230,6 @@ export class RunsRepository {
       `SELECT id, type, status, started_at, duration_ms, request, response, output, error FROM steps WHERE run_id = ? ORDER BY seq`,
     )
     this.#replays = db.prepare('SELECT id FROM runs WHERE replay_of = ? ORDER BY id').pluck()
-    this.#touchHealth = db.prepare('UPDATE health SET checked_at = ?, room = zeroblob(16384) WHERE id = 1')
-    this.#releaseRoom = db.prepare('UPDATE health SET room = NULL WHERE id = 1')
     this.#running = db.prepare(
       `SELECT r.id, r.pipeline, r.received_at, s.id AS step_id, s.type AS step_type
        FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.status = 'running'
@@ -192,55 +249,6 @@ export class RunsRepository {
       this.#interruptSteps.run('interrupted: the process stopped during this step', run.id)
       this.#interruptRun.run(at, error, run.id)
       return { ...run, error }
-    })
-  }
-
-  insertRun(run: NewRun): void {
-    this.#insertRun.run({
-      id: run.id,
-      pipeline: run.pipeline,
-      status: run.status,
-      receivedAt: run.receivedAt,
-      finishedAt: run.finishedAt ?? null,
-      durationMs: run.durationMs ?? null,
-      error: run.error ?? null,
-      request: JSON.stringify(run.request),
-      response: json(run.response),
-      replayOf: run.replayOf ?? null,
-      warnings: run.warnings?.length ? JSON.stringify(run.warnings) : null,
-    })
-  }
-
-  finishRun(id: string, finish: RunFinish): void {
-    this.#finishRun.run({
-      id,
-      status: finish.status,
-      finishedAt: finish.finishedAt,
-      durationMs: finish.durationMs,
-      error: finish.error ?? null,
-      response: json(finish.response),
-    })
-  }
-
-  insertStep(runId: string, step: StepStart): void {
-    this.#insertStep.run({ runId, ...step })
-  }
-
-  /** Keeps the rendered request as soon as it is known, before the call goes out. */
-  stepRequest(runId: string, seq: number, request: unknown): void {
-    this.#finishStep.run({ runId, seq, status: 'running', durationMs: null, request: json(request), response: null, output: null, error: null })
-  }
-
-  finishStep(runId: string, seq: number, finish: StepFinish): void {
-    this.#finishStep.run({
-      runId,
-      seq,
-      status: finish.status,
-      durationMs: finish.durationMs,
-      request: json(finish.request),
-      response: json(finish.response),
-      output: json(finish.output),
-      error: finish.error ?? null,
     })
   }
 
@@ -265,12 +273,6 @@ export class RunsRepository {
       warnings: parse<string[]>(row.warnings) ?? [],
       steps,
     }
-  }
-
-  /** A committed write that also needs room for a run's worth of pages (call in a transaction). */
-  touchHealth(at: string): void {
-    this.#touchHealth.run(at)
-    this.#releaseRoom.run()
   }
 }
 

@@ -1,86 +1,172 @@
 /**
- * Group commit: every write asked for during one turn of the event loop goes into a single
- * transaction, so concurrent requests share one fsync. A request that must be durable before
- * it goes on awaits `write()`, which settles only once its batch is on disk.
+ * Group commit on a writer thread. Every write asked for while the previous batch is being
+ * committed (or during this turn of the event loop, when none is) goes into the next batch,
+ * one transaction and one fsync for all of them. A request that must be durable before it goes
+ * on awaits `write()`, which settles only once its batch is on disk; meanwhile the event loop
+ * keeps serving. Protocol with sql-worker.mjs: {seq, sqls: [[id, sql]], ops: [[[id, params]]]}
+ * -> {seq} | {seq, error} | {seq, errors}.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { Worker } from 'node:worker_threads'
 import type { Log } from '../log.js'
-import type { Db } from './db.js'
 
-type Op = () => void
+/** One SQL statement and its parameters (named in an object, or positional in a list). */
+export type Write = readonly [sql: string, params: Record<string, unknown> | readonly unknown[]]
 
 interface Pending {
-  op: Op
+  op: readonly Write[]
   done?: { resolve: () => void; reject: (err: unknown) => void }
 }
 
+interface Reply {
+  seq: number
+  error?: { code: string; message: string }
+  errors?: Array<{ code: string; message: string } | null>
+  value?: unknown
+}
+
+export interface WriterOptions {
+  /** How long a batch waits for another connection's lock before failing (SQLITE_BUSY). */
+  busyTimeoutMs?: number
+}
+
 export class BatchWriter {
-  readonly #db: Db
+  readonly #worker: Worker
   readonly #log: Log
   #queue: Pending[] = []
+  #inFlight: Pending[] | undefined
   #scheduled = false
+  #seq = 0
+  #exited = false
+  #idle: Array<() => void> = []
+  readonly #pragmas = new Map<number, (reply: Reply) => void>()
+  #pragmaSeq = 0 // negative, apart from the batches' positive sequence
+  /** Each distinct SQL text gets a number; the thread is sent the text once. */
+  readonly #sqlIds = new Map<string, number>()
 
-  constructor(db: Db, log: Log) {
-    this.#db = db
+  /** Starts the writer thread on the (already migrated) journal file. */
+  static async open(path: string, log: Log, options: WriterOptions = {}): Promise<BatchWriter> {
+    const worker = new Worker(new URL('./sql-worker.mjs', import.meta.url), {
+      workerData: { path, busyTimeoutMs: options.busyTimeoutMs ?? 1000 },
+      // It only binds parameters and runs statements: a small young generation is plenty.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    })
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve())
+      worker.once('error', reject)
+    })
+    return new BatchWriter(worker, log)
+  }
+
+  private constructor(worker: Worker, log: Log) {
+    this.#worker = worker
     this.#log = log
+    worker.on('message', (reply: Reply) => this.#settle(reply))
+    worker.on('error', (err) => this.#fail(err))
+    worker.on('exit', () => {
+      this.#exited = true
+      this.#fail(new Error('the journal writer stopped'))
+    })
   }
 
-  /** Runs `op` in the next batch; resolves once that batch has committed. */
-  write(op: Op): Promise<void> {
-    return new Promise((resolve, reject) => this.#push({ op, done: { resolve, reject } }))
+  /** Runs `writes` together in the next batch; resolves once that batch has committed. */
+  write(...writes: Write[]): Promise<void> {
+    return new Promise((resolve, reject) => this.#push({ op: writes, done: { resolve, reject } }))
   }
 
-  /** Runs `op` in the next batch without waiting; a failure is logged. */
-  enqueue(op: Op): void {
-    this.#push({ op })
+  /** Runs `writes` in the next batch without waiting; a failure is logged. */
+  enqueue(...writes: Write[]): void {
+    this.#push({ op: writes })
   }
 
-  /** Commits whatever is queued now, synchronously (used at shutdown). */
-  flush(): void {
-    const batch = this.#queue
-    this.#queue = []
-    this.#scheduled = false
-    if (batch.length === 0) return
-    try {
-      this.#db.transaction(() => {
-        for (const p of batch) p.op()
-      })()
-      for (const p of batch) p.done?.resolve()
-    } catch (err) {
-      // A locked, full or failing disk fails every write alike: fail the batch at once.
-      // Anything else may be one bad write, which must not sink its neighbours: retry alone.
-      if (batch.length === 1 || isStorageFault(err)) for (const p of batch) this.#settleFailed(p, err)
-      else for (const p of batch) this.#runAlone(p)
-    }
+  /** Runs a pragma on the writer's connection (diagnostics; fault tests use max_page_count). */
+  pragma(text: string): Promise<unknown> {
+    const seq = --this.#pragmaSeq
+    return new Promise((resolve, reject) => {
+      this.#pragmas.set(seq, (reply) => (reply.error ? reject(Object.assign(new Error(reply.error.message), { code: reply.error.code })) : resolve(reply.value)))
+      this.#worker.postMessage({ seq, pragma: text })
+    })
   }
 
   get pending(): number {
-    return this.#queue.length
+    return this.#queue.length + (this.#inFlight?.length ?? 0)
+  }
+
+  /** Commits what is queued, then stops the thread (which closes its connection). */
+  async close(): Promise<void> {
+    while (this.pending > 0 && !this.#exited) await new Promise<void>((resolve) => this.#idle.push(resolve))
+    if (this.#exited) return
+    const exited = new Promise((resolve) => this.#worker.once('exit', resolve))
+    this.#worker.postMessage({ close: true })
+    await exited
   }
 
   #push(p: Pending): void {
+    if (this.#exited) {
+      this.#settleOne(p, new Error('the journal writer stopped'))
+      return
+    }
     this.#queue.push(p)
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(() => this.flush())
-    }
+    this.#schedule()
   }
 
-  #runAlone(p: Pending): void {
-    try {
-      this.#db.transaction(p.op)()
-      p.done?.resolve()
-    } catch (err) {
-      this.#settleFailed(p, err)
-    }
+  /** Sends the queue at the end of this turn, unless a batch is still being committed. */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight) return
+    this.#scheduled = true
+    void nextTurn().then(() => {
+      this.#scheduled = false
+      this.#send()
+    })
   }
 
-  #settleFailed(p: Pending, err: unknown): void {
-    if (p.done) p.done.reject(err)
+  #send(): void {
+    if (this.#inFlight || this.#queue.length === 0) return
+    const batch = this.#queue
+    this.#queue = []
+    this.#inFlight = batch
+    const sqls: Array<[number, string]> = []
+    const ops = batch.map((p) =>
+      p.op.map(([sql, params]) => {
+        let id = this.#sqlIds.get(sql)
+        if (id === undefined) {
+          id = this.#sqlIds.size
+          this.#sqlIds.set(sql, id)
+          sqls.push([id, sql])
+        }
+        return [id, params]
+      }),
+    )
+    this.#worker.postMessage({ seq: ++this.#seq, sqls, ops })
+  }
+
+  #settle(reply: Reply): void {
+    const pragma = this.#pragmas.get(reply.seq)
+    if (pragma) {
+      this.#pragmas.delete(reply.seq)
+      return pragma(reply)
+    }
+    const batch = this.#inFlight
+    if (!batch || reply.seq !== this.#seq) return
+    this.#inFlight = undefined
+    batch.forEach((p, i) => {
+      const err = reply.error ?? reply.errors?.[i]
+      this.#settleOne(p, err ? Object.assign(new Error(err.message), { code: err.code }) : undefined)
+    })
+    if (this.#queue.length > 0) this.#send() // what gathered during the commit goes now
+    else for (const resolve of this.#idle.splice(0)) resolve()
+  }
+
+  #settleOne(p: Pending, err: unknown): void {
+    if (!err) p.done?.resolve()
+    else if (p.done) p.done.reject(err)
     else this.#log.error({ err }, 'journal write failed')
   }
-}
 
-function isStorageFault(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|CORRUPT)/.test(code)
+  #fail(err: unknown): void {
+    for (const p of [...(this.#inFlight ?? []), ...this.#queue]) this.#settleOne(p, err)
+    this.#inFlight = undefined
+    this.#queue = []
+    for (const resolve of this.#idle.splice(0)) resolve()
+  }
 }

@@ -1,5 +1,5 @@
 /** Sending letters through notify.email.smtp (nodemailer), with short timeouts and a total deadline. */
-import nodemailer, { type Transporter } from 'nodemailer'
+import type { Transporter } from 'nodemailer'
 import { formatDuration } from '../config/duration.js'
 import { hookrelayError } from '../errors.js'
 
@@ -22,13 +22,22 @@ export interface Sent {
 export const DEFAULT_EMAIL_TIMEOUT_MS = 10_000
 
 export class Mailer {
-  readonly #transport: Transporter
+  #transport: Promise<Transporter> | undefined
+  readonly #smtpUrl: string
+  readonly #timeoutMs: number
   readonly #from: string
 
-  /** Nothing connects until the first letter. */
+  /** Nothing is loaded or connected until the first letter. */
   constructor(smtpUrl: string, from: string, timeoutMs = DEFAULT_EMAIL_TIMEOUT_MS) {
+    this.#smtpUrl = smtpUrl
     this.#from = from
-    this.#transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: timeoutMs, greetingTimeout: timeoutMs, socketTimeout: timeoutMs })
+    this.#timeoutMs = timeoutMs
+  }
+
+  #connect(): Promise<Transporter> {
+    const t = this.#timeoutMs
+    this.#transport ??= import('nodemailer').then((m) => m.default.createTransport({ url: this.#smtpUrl, connectionTimeout: t, greetingTimeout: t, socketTimeout: t }))
+    return this.#transport
   }
 
   /** Sends within `timeoutMs` (connect, dialogue and data) or throws HR_EMAIL_FAILED. */
@@ -39,14 +48,14 @@ export class Mailer {
     })
     try {
       const info = await Promise.race([
-        this.#transport.sendMail({
+        this.#connect().then((transport) => transport.sendMail({
           from: letter.from ?? this.#from,
           to: letter.to,
           subject: letter.subject,
           text: letter.text,
           html: letter.html,
           replyTo: letter.replyTo,
-        }),
+        })),
         deadline,
       ])
       return {
@@ -63,6 +72,6 @@ export class Mailer {
   }
 
   close(): void {
-    this.#transport.close()
+    void this.#transport?.then((transport) => transport.close())
   }
 }

@@ -65,7 +65,7 @@ export class Notifier {
   report(summary: FailureSummary): void {
     const failure = this.#masker.value(summary)
     this.#writer
-      .write(() => this.#store.addFailure(failure, new Date()))
+      .write(LetterStore.addFailure(failure, new Date()))
       .then(() => {
         if (!this.#closed) this.#compose(summary.pipeline)
       })

@@ -1,5 +1,6 @@
 /** The letters' tables: failures waiting to be reported, and the outbox. */
 import type { Db } from '../journal/db.js'
+import type { Write } from '../journal/writer.js'
 
 /** What a letter says about one failed or interrupted run; every text in it is already masked. */
 export interface FailureSummary {
@@ -26,7 +27,6 @@ export interface Letter {
 
 export class LetterStore {
   readonly #db: Db
-  readonly #addFailure
   readonly #failuresOf
   readonly #dropFailures
   readonly #pipelinesWaiting
@@ -39,7 +39,6 @@ export class LetterStore {
 
   constructor(db: Db) {
     this.#db = db
-    this.#addFailure = db.prepare('INSERT OR IGNORE INTO failures (run_id, pipeline, summary, failed_at) VALUES (?, ?, ?, ?)')
     this.#failuresOf = db.prepare('SELECT summary FROM failures WHERE pipeline = ? ORDER BY failed_at, run_id').pluck()
     this.#dropFailures = db.prepare('DELETE FROM failures WHERE pipeline = ?')
     this.#pipelinesWaiting = db.prepare('SELECT DISTINCT pipeline FROM failures').pluck()
@@ -51,8 +50,9 @@ export class LetterStore {
     this.#markFailed = db.prepare('UPDATE letters SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?')
   }
 
-  addFailure(summary: FailureSummary, at: Date): void {
-    this.#addFailure.run(summary.runId, summary.pipeline, JSON.stringify(summary), at.toISOString())
+  /** For the writer thread: a failure goes in the same batch as its run's end. */
+  static addFailure(summary: FailureSummary, at: Date): Write {
+    return ['INSERT OR IGNORE INTO failures (run_id, pipeline, summary, failed_at) VALUES (?, ?, ?, ?)', [summary.runId, summary.pipeline, JSON.stringify(summary), at.toISOString()]]
   }
 
   pipelinesWaiting(): string[] {

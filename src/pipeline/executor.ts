@@ -4,9 +4,9 @@
  * both come through here.
  */
 import type { Log } from '../log.js'
-import { v7 as uuidv7 } from 'uuid'
 import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
+import { newRunId } from '../journal/run-id.js'
 import type { RunStatus, SentAnswer } from '../journal/runs.js'
 import type { Masker } from '../mask.js'
 import { answerExcerpt } from '../notify/letters.js'
@@ -20,6 +20,13 @@ import type { Scope } from './template.js'
 export interface RunResult {
   runId: string
   status: RunStatus
+  answer: Answer
+}
+
+/** How a run ends: its status, its error, and the answer the caller gets. */
+interface Ending {
+  status: 'ok' | 'failed'
+  error: string | undefined
   answer: Answer
 }
 
@@ -74,36 +81,45 @@ export class Executor {
     if (req.body.error) return this.reject(pipeline, req, req.body.error, options)
     if (!pipeline.enabled) return this.#keepFinished(pipeline, req, 'skipped', hookrelayError('HR_PIPELINE_STOPPED'), options)
 
-    const runId = uuidv7()
+    const runId = newRunId()
     const mask = this.#deps.masker.child()
     const started = Date.now()
+    const log = options.log ?? this.#deps.log
     const { fields, warnings } = pipeline.source.readFields(req)
-    await this.#keep(() =>
-      this.#deps.journal.insert({
-        id: runId,
-        pipeline: pipeline.id,
-        status: 'running',
-        receivedAt: req.receivedAt.toISOString(),
-        request: keepRequest(req, mask),
-        replayOf: options.replayOf,
-        warnings,
-      }),
-    )
-
+    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request: keepRequest(req, mask), replayOf: options.replayOf, warnings }
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
+
+    if (pipeline.actions.length === 0) {
+      // Nothing runs between keeping the request and answering it: keep the run finished, in one write.
+      const outcome: RunOutcome = { status: 'ok' }
+      const end = this.#answer(pipeline, outcome, scope, runId, mask)
+      const finishedAt = new Date()
+      const durationMs = finishedAt.getTime() - started
+      const response = sentAnswer(end.answer, mask)
+      await this.#keep(() => this.#deps.journal.insert({ ...kept, status: end.status, error: end.error, finishedAt: finishedAt.toISOString(), durationMs, response }))
+      return this.#ended(pipeline, req, runId, outcome, end, durationMs, log)
+    }
+
+    await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running' }))
     const early = pipeline.source.respond === 'on_receipt' ? this.#earlyAnswer(pipeline, scope, runId, mask) : undefined
     if (early) options.respondEarly?.({ runId, status: 'running', answer: early })
 
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
-    const { status, error, answer } = early ? { ...this.#answer(pipeline, outcome, scope, runId, mask), answer: early } : this.#answer(pipeline, outcome, scope, runId, mask)
+    const answered = this.#answer(pipeline, outcome, scope, runId, mask)
+    const end = { ...answered, answer: early ?? answered.answer }
 
     const durationMs = Date.now() - started
-    const log = options.log ?? this.#deps.log
     await this.#deps.journal
-      .finish(runId, { status, finishedAt: new Date().toISOString(), durationMs, error, response: sentAnswer(answer, mask) })
+      .finish(runId, { status: end.status, finishedAt: new Date().toISOString(), durationMs, error: end.error, response: sentAnswer(end.answer, mask) })
       .catch((err: unknown) => log.error({ err, runId }, 'journal could not record the end of a run'))
-    log.info({ runId, pipeline: pipeline.id, status, durationMs, error }, 'run finished')
+    return this.#ended(pipeline, req, runId, outcome, end, durationMs, log)
+  }
+
+  /** The run's one log line, and the operator's letter when it failed. */
+  #ended(pipeline: CompiledPipeline, req: IncomingRequest, runId: string, outcome: RunOutcome, end: Ending, durationMs: number, log: Log): RunResult {
+    const { status, error, answer } = end
+    log.info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, durationMs, error }, 'run finished')
     if (status === 'failed' && pipeline.notify) this.#deps.onFailure?.(failureSummary(pipeline, runId, req, outcome, outcome.error ?? error ?? ''))
     return { runId, status, answer }
   }
@@ -128,7 +144,7 @@ export class Executor {
   }
 
   async #keepFinished(pipeline: CompiledPipeline, req: IncomingRequest, status: RunStatus, err: HookrelayError, options: ReceiveOptions): Promise<RunResult> {
-    const runId = uuidv7()
+    const runId = newRunId()
     const mask = this.#deps.masker.child()
     const answer = errorAnswer(err, runId)
     await this.#keep(() =>
@@ -145,7 +161,7 @@ export class Executor {
         response: sentAnswer(answer, mask),
       }),
     )
-    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, status, error: err.message }, 'run kept without running')
+    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error: err.message }, 'run kept without running')
     return { runId, status, answer }
   }
 
@@ -159,24 +175,24 @@ export class Executor {
   }
 
   /** The answer for an outcome: the source's response, its on_error, or the default error. */
-  #answer(pipeline: CompiledPipeline, outcome: RunOutcome, scope: Scope, runId: string, mask: Masker) {
+  #answer(pipeline: CompiledPipeline, outcome: RunOutcome, scope: Scope, runId: string, mask: Masker): Ending {
     const { source } = pipeline
     if (outcome.status === 'ok') {
       try {
-        return { status: 'ok' as const, error: undefined, answer: source.answer.render(scope) }
+        return { status: 'ok', error: undefined, answer: source.answer.render(scope) }
       } catch (err) {
         const message = mask.message(err)
-        return { status: 'failed' as const, error: `response: ${message}`, answer: errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId) }
+        return { status: 'failed', error: `response: ${message}`, answer: errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId) }
       }
     }
     const step = outcome.failedStep ?? '?'
     const error = `step '${step}': ${outcome.error ?? 'failed'}`
-    if (!source.onError) return { status: 'failed' as const, error, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
+    if (!source.onError) return { status: 'failed', error, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
     try {
       scope['error'] = { step, message: outcome.error, code: outcome.errorCode }
-      return { status: 'failed' as const, error, answer: source.onError.render(scope) }
+      return { status: 'failed', error, answer: source.onError.render(scope) }
     } catch (err) {
-      return { status: 'failed' as const, error: `${error}; on_error: ${mask.message(err)}`, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
+      return { status: 'failed', error: `${error}; on_error: ${mask.message(err)}`, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
     }
   }
 }

@@ -38,22 +38,24 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
     }
     const started = Date.now()
     recorder.started({ seq, id: step.id, type: step.type, startedAt: new Date(started).toISOString() })
+    // Each part is masked once, when it is recorded (the action has added its secrets by then).
     const kept: { request?: unknown; response?: unknown; output?: unknown } = {}
     const ctx: StepContext = {
       scope,
       signal,
       mask,
       record(part) {
-        if ('request' in part) recorder.request(seq, mask.value(part.request))
-        Object.assign(kept, part)
+        if (part.request !== undefined) recorder.request(seq, (kept.request = mask.value(part.request)))
+        if (part.response !== undefined) kept.response = mask.value(part.response)
+        if (part.output !== undefined) kept.output = mask.value(part.output)
       },
     }
     try {
       steps[step.id] = await step.action.run(ctx)
-      recorder.finished(seq, { status: 'ok', durationMs: Date.now() - started, ...masked(kept, mask) })
+      recorder.finished(seq, { status: 'ok', durationMs: Date.now() - started, ...kept })
     } catch (err) {
       const error = mask.message(err)
-      recorder.finished(seq, { status: 'failed', durationMs: Date.now() - started, error, ...masked(kept, mask) })
+      recorder.finished(seq, { status: 'failed', durationMs: Date.now() - started, error, ...kept })
       if (step.continueOnError) {
         steps[step.id] = { error }
         continue
@@ -62,15 +64,11 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
         status: 'failed',
         failedStep: step.id,
         failedType: step.type,
-        failedResponse: mask.value(kept.response),
+        failedResponse: kept.response,
         error,
         errorCode: err instanceof HookrelayError ? err.code : 'HR_INTERNAL',
       }
     }
   }
   return { status: 'ok' }
-}
-
-function masked(kept: { request?: unknown; response?: unknown; output?: unknown }, mask: Masker) {
-  return { request: mask.value(kept.request), response: mask.value(kept.response), output: mask.value(kept.output) }
 }

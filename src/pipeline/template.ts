@@ -37,8 +37,21 @@ export class TemplateCompileError extends Error {
   override name = 'TemplateCompileError'
 }
 
-/** `single` is set when the part is exactly one `{{ expr }}`: its value, without output escaping. */
-type Segment = { literal: string } | { liquid: LiquidTemplate[]; single: Value | undefined }
+/**
+ * `single` is set when the part is exactly one `{{ expr }}`: its value, without output escaping.
+ * `plain` is set when the part is only text and `{{ a.b.c }}` lookups: then it is rendered
+ * without liquidjs (most templates are like this), and liquidjs only runs when a lookup misses,
+ * to raise its own error.
+ */
+type Segment = { literal: string } | { liquid: LiquidTemplate[]; single: Value | undefined; plain: Plain | undefined }
+
+/** Text and property paths, in order. */
+type Plain = Array<string | string[]>
+
+/** A lookup liquidjs would do the same way: identifiers and dots; size/first/last are liquid's. */
+const PLAIN_PATH = /^[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*$/
+const LIQUID_PROPERTIES = new Set(['size', 'first', 'last'])
+const MISSING = Symbol('missing')
 
 /** Tags that read files or include other templates: nothing in a config may reach the disk. */
 const FORBIDDEN_TAGS = ['include', 'render', 'layout', 'block']
@@ -71,7 +84,7 @@ export class TemplateEngine {
       this.#checkNames(source, liquid, options)
       const only = liquid.length === 1 ? liquid[0] : undefined
       const single = only instanceof Output ? new Value((only.token as unknown as { content: string }).content, this.#liquid) : undefined
-      return { liquid, single }
+      return { liquid, single, plain: plainParts(liquid) }
     })
     return new CompiledTemplate(this.#liquid, source, options.where, segments)
   }
@@ -134,7 +147,11 @@ class CompiledTemplate implements Template {
     if (this.#text !== undefined) return this.#text
     let out = ''
     for (const segment of this.segments) {
-      out += 'literal' in segment ? segment.literal : this.#run(() => this.liquid.renderSync(segment.liquid, scope))
+      if ('literal' in segment) out += segment.literal
+      else {
+        const fast = segment.plain ? renderPlain(segment.plain, scope) : MISSING
+        out += fast !== MISSING ? fast : this.#run(() => this.liquid.renderSync(segment.liquid, scope))
+      }
     }
     return out
   }
@@ -142,6 +159,11 @@ class CompiledTemplate implements Template {
   evaluate(scope: Scope): unknown {
     const only = this.segments.length === 1 ? this.segments[0] : undefined
     if (!only || 'literal' in only || !only.single) return this.render(scope)
+    const path = only.plain?.length === 1 ? only.plain[0] : undefined
+    if (Array.isArray(path)) {
+      const found = lookupOwn(scope, path)
+      if (found !== MISSING) return found
+    }
     const value = only.single
     return this.#run(() => toValueSync(value.value(new Context(scope, this.liquid.options), false)))
   }
@@ -155,6 +177,45 @@ class CompiledTemplate implements Template {
       throw hookrelayError('HR_TEMPLATE_ERROR', [quote(this.source), this.where, firstLine(err)], { cause: err })
     }
   }
+}
+
+/** The part as text and paths, when it holds nothing else; undefined otherwise. */
+function plainParts(liquid: LiquidTemplate[]): Plain | undefined {
+  const parts: Plain = []
+  for (const t of liquid) {
+    if (t.token.kind === TokenKind.HTML) parts.push((t.token as unknown as { getContent(): string }).getContent())
+    else if (t instanceof Output) {
+      const content = (t.token as unknown as { content: string }).content.trim()
+      if (!PLAIN_PATH.test(content)) return undefined
+      const path = content.split('.')
+      if (path.some((p) => LIQUID_PROPERTIES.has(p))) return undefined
+      parts.push(path)
+    } else return undefined
+  }
+  return parts
+}
+
+/** Follows own properties (as liquidjs does with ownPropertyOnly); MISSING when any is absent. */
+function lookupOwn(scope: Scope, path: string[]): unknown {
+  let value: unknown = scope
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, key)) return MISSING
+    value = (value as Record<string, unknown>)[key]
+  }
+  return value === undefined ? MISSING : value
+}
+
+function renderPlain(parts: Plain, scope: Scope): string | typeof MISSING {
+  let out = ''
+  for (const part of parts) {
+    if (typeof part === 'string') out += part
+    else {
+      const value = lookupOwn(scope, part)
+      if (value === MISSING) return MISSING
+      out += toText(value)
+    }
+  }
+  return out
 }
 
 function missingName(err: unknown): string | undefined {

@@ -38,6 +38,17 @@ export function mediaType(contentType: string | undefined): string {
  * (spaces, tabs) surrounds them, so every spelling of one type is read the same way.
  */
 export function bodyKind(contentType: string | undefined): BodyKind | undefined {
+  // Senders repeat one content type over and over: remember the last answer.
+  if (contentType === lastContentType) return lastKind
+  lastKind = kindOf(contentType)
+  lastContentType = contentType
+  return lastKind
+}
+
+let lastContentType: string | undefined = '\u0000'
+let lastKind: BodyKind | undefined
+
+function kindOf(contentType: string | undefined): BodyKind | undefined {
   const type = mediaType(contentType)
   if (type === '') return 'none'
   if (JSON_TYPE.test(type)) return 'json'

@@ -1,5 +1,5 @@
 /** A pipeline's source compiled: its key, accepted methods, answers and CORS headers. */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import type { BuildContext } from '../actions/types.js'
 import type { SourceConfig, SourceType } from '../config/schema.js'
 import { ERROR_NAMES } from '../pipeline/template.js'
@@ -63,5 +63,5 @@ function keyMatcher(key: string | undefined): (given: string | undefined) => boo
 }
 
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest()
+  return hash('sha256', text, 'buffer')
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hookrelayError, HookrelayError } from '../errors.js'
-import { maskHookPath } from '../mask.js'
+import { MASK } from '../mask.js'
 import type { CompiledPipeline } from '../pipeline/compile.js'
 import type { Executor, RunResult } from '../pipeline/executor.js'
 import { errorAnswer, type Answer } from './answer.js'
@@ -92,11 +92,12 @@ async function keepOrRefuse(keep: () => Promise<{ answer: Answer; runId: string 
 }
 
 function incoming(request: FastifyRequest, body?: ParsedBody): IncomingRequest {
+  const { pipeline, key } = request.params as Params
   return {
     method: request.method,
-    path: maskHookPath(request.url.split('?')[0] ?? ''),
+    path: key === undefined ? `/hooks/${pipeline}` : `/hooks/${pipeline}/${MASK}`,
     query: (request.query ?? {}) as Record<string, unknown>,
-    headers: flatHeaders(request.headers),
+    headers: request.headers as Record<string, string>, // only set-cookie is a list, and requests do not send it
     body: body ?? (request.body as ParsedBody | undefined) ?? emptyBody(),
     receivedAt: new Date(),
   }
@@ -104,12 +105,6 @@ function incoming(request: FastifyRequest, body?: ParsedBody): IncomingRequest {
 
 function emptyBody(): ParsedBody {
   return parseBody(Buffer.alloc(0), undefined)
-}
-
-function flatHeaders(headers: FastifyRequest['headers']): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value
-  return out
 }
 
 function send(reply: FastifyReply, answer: Answer, runId?: string): FastifyReply {

@@ -24,9 +24,7 @@ function productionPackages(): string[] {
 
 describe('production layout (what the Dockerfile builds)', () => {
   it('builds, starts from dist/ with production dependencies only, and answers /healthz', async () => {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], {
-      stdio: 'inherit',
-    })
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), join(app, 'dist')], { stdio: 'inherit' })
     for (const name of productionPackages()) {
       const target = join(app, 'node_modules', name)
       mkdirSync(dirname(target), { recursive: true })

@@ -55,22 +55,22 @@ describe('storage faults', () => {
 
   it('a full disk: 503 while full, recovery when space returns, integrity_check ok', async () => {
     const hr = await keep(startHookrelay(CONFIG))
-    const db = hr.service.db
+    const { writer } = hr.service
     await send(hr, 2)
-    db.pragma('incremental_vacuum') // no free pages left inside the file either
-    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`) // the "disk" is full
+    await writer.pragma('incremental_vacuum') // no free pages left inside the file either
+    await writer.pragma(`max_page_count = ${(await writer.pragma('page_count')) as number}`) // the "disk" is full
 
     const full = await send(hr, 5, 20_000)
     expect(full.statuses).toEqual([503, 503, 503, 503, 503])
     expect((await hr.call('/healthz')).status).toBe(503)
 
-    db.pragma('max_page_count = 1073741823') // space returns
+    await writer.pragma('max_page_count = 1073741823') // space returns
     const after = await send(hr, 3)
     expect(after.statuses).toEqual([200, 200, 200])
     await expectHealthy(hr)
 
     const onDisk = runIdsOnDisk(hr)
     for (const id of [...full.kept, ...after.kept]) expect(onDisk).toContain(id)
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+    expect(hr.service.db.pragma('integrity_check', { simple: true })).toBe('ok')
   })
 })

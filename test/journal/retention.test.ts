@@ -6,7 +6,8 @@ import { v7 as uuidv7 } from 'uuid'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openDatabase, type Db } from '../../src/journal/db.js'
 import { Pruner, uuidv7Floor } from '../../src/journal/retention.js'
-import { RunsRepository } from '../../src/journal/runs.js'
+import { runWrites } from '../../src/journal/runs.js'
+import type { Write } from '../../src/journal/writer.js'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { startHookrelay } from '../helpers/hookrelay.js'
 
@@ -21,21 +22,21 @@ afterEach(() => {
 
 /** Fills `db` with runs received `daysAgo`, each with two steps and a fat request. */
 function insertRuns(db: Db, count: number, daysAgo: number, now = Date.now()): string[] {
-  const runs = new RunsRepository(db)
+  const write = ([sql, params]: Write) => db.prepare(sql).run(params as Record<string, unknown>)
   const ids: string[] = []
   db.transaction(() => {
     for (let i = 0; i < count; i++) {
       const at = now - daysAgo * DAY + i
       const id = uuidv7({ msecs: at })
       ids.push(id)
-      runs.insertRun({
+      write(runWrites.insertRun({
         id,
         pipeline: 'p',
         status: 'ok',
         receivedAt: new Date(at).toISOString(),
         request: { method: 'POST', path: '/hooks/p/***', query: {}, headers: {}, raw: 'x'.repeat(2000) },
-      })
-      for (const seq of [0, 1]) runs.insertStep(id, { seq, id: `s${seq}`, type: 'http.request', startedAt: new Date(at).toISOString() })
+      }))
+      for (const seq of [0, 1]) write(runWrites.insertStep(id, { seq, id: `s${seq}`, type: 'http.request', startedAt: new Date(at).toISOString() }))
     }
   })()
   return ids

@@ -87,3 +87,30 @@ describe('compile-time checks', () => {
     expect(compile('https://example.com/{{ in.n }}').constant).toBe(false)
   })
 })
+
+describe('the fast path for plain lookups', () => {
+  // Plain `{{ a.b }}` templates skip liquidjs; they must read exactly as liquidjs would.
+  const liquidOnly = new TemplateEngine()
+  const cases = [
+    'Hello {{ in.email }}!',
+    '{{- in.email -}}  tail',
+    'x  {{- in.n }}  y',
+    '{{ in.obj }}|{{ in.nil }}|{{ in.n }}',
+    '{{ steps.lead.code }}{{ pipeline.name }}',
+    '{{ request.method }} {{ run.id }}',
+  ]
+  it.each(cases)('%j renders as liquidjs renders it', (source) => {
+    const fast = compile(source).render(scope)
+    const viaLiquid = liquidOnly.compile(`${source}{% if false %}{% endif %}`, { where: 'x', earlierSteps: ['lead'] }).render(scope)
+    expect(fast).toBe(viaLiquid)
+  })
+
+  it('still reports a missing name through liquidjs', () => {
+    expect(() => compile('a {{ in.nope }} b').render(scope)).toThrow("missing name 'in.nope' in template 'a {{ in.nope }} b' (actions[0].url)")
+    expect(() => compile('{{ in.nope }}').evaluate(scope)).toThrow("missing name 'in.nope'")
+  })
+
+  it('leaves liquid properties (size, first, last) to liquidjs', () => {
+    expect(compile('{{ in.email.size }}').render(scope)).toBe('17')
+  })
+})
