@@ -112,7 +112,8 @@ export interface RunFilter {
   limit: number
 }
 
-const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value))
+/** A value for a JSON column: objects go as they are (the writer thread serializes them), scalars as JSON text. */
+const jsonValue = (value: unknown): unknown => (value === undefined ? null : typeof value === 'object' && value !== null ? value : JSON.stringify(value))
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
 
 type RunRow = Omit<RunDetail, 'request' | 'response' | 'replays' | 'warnings' | 'steps'> & {
@@ -151,16 +152,16 @@ export const runWrites = {
         finishedAt: run.finishedAt ?? null,
         durationMs: run.durationMs ?? null,
         error: run.error ?? null,
-        request: JSON.stringify(run.request),
-        response: json(run.response),
+        request: run.request, // objects are stored as JSON by the writer thread
+        response: run.response ?? null,
         replayOf: run.replayOf ?? null,
-        warnings: run.warnings?.length ? JSON.stringify(run.warnings) : null,
+        warnings: run.warnings?.length ? run.warnings : null,
       },
     ]
   },
 
   finishRun(id: string, finish: RunFinish): Write {
-    return [FINISH_RUN, { id, status: finish.status, finishedAt: finish.finishedAt, durationMs: finish.durationMs, error: finish.error ?? null, response: json(finish.response) }]
+    return [FINISH_RUN, { id, status: finish.status, finishedAt: finish.finishedAt, durationMs: finish.durationMs, error: finish.error ?? null, response: finish.response ?? null }]
   },
 
   /** A step row: `running` with its request (before the call goes out), or already finished. */
@@ -172,9 +173,9 @@ export const runWrites = {
         ...step,
         status: finish?.status ?? 'running',
         durationMs: finish && finish.status !== 'running' ? finish.durationMs : null,
-        request: json(finish?.request),
-        response: json(finish?.response),
-        output: json(finish?.output),
+        request: jsonValue(finish?.request),
+        response: jsonValue(finish?.response),
+        output: jsonValue(finish?.output),
         error: finish?.error ?? null,
       },
     ]
@@ -188,9 +189,9 @@ export const runWrites = {
         seq,
         status: finish.status,
         durationMs: finish.durationMs,
-        request: json(finish.request),
-        response: json(finish.response),
-        output: json(finish.output),
+        request: jsonValue(finish.request),
+        response: jsonValue(finish.response),
+        output: jsonValue(finish.output),
         error: finish.error ?? null,
       },
     ]

@@ -1,9 +1,11 @@
-// The journal's writer thread. It owns a connection of its own and runs each batch of writes it
-// is sent as one transaction, so the fsync that synchronous=FULL requires never blocks the event
-// loop that serves requests. It knows no table: it is sent SQL text once, then a number for it
-// and parameters, and keeps a prepared statement per text. Plain JavaScript, so it loads without a TypeScript
-// loader in development and tests (see writer.ts for the protocol).
-import { parentPort, workerData } from 'node:worker_threads'
+// The journal's writer thread. It owns a connection of its own and commits the writes it is
+// sent, so the fsync that synchronous=FULL requires never blocks the event loop that serves
+// requests. Every batch waiting in its queue when it starts a commit joins that commit: one
+// transaction and one fsync for all of them (group commit), with no pause between commits.
+// It knows no table: it is sent SQL text once, then a number for it, and parameters. Plain
+// JavaScript, so it loads without a TypeScript loader in development and tests (see writer.ts
+// for the protocol).
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 
 const db = new Database(workerData.path)
@@ -16,13 +18,23 @@ db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`)
 const statements = new Map()
 function run([id, params]) {
   const statement = statements.get(id)
-  if (Array.isArray(params)) statement.run(...params)
-  else statement.run(params)
+  if (Array.isArray(params)) statement.run(...params.map(bindable))
+  else {
+    const named = {}
+    for (const key in params) named[key] = bindable(params[key])
+    statement.run(named)
+  }
+}
+
+// An object or list parameter is stored as JSON text: serializing here, not on the thread
+// that serves requests, is part of this thread's job.
+function bindable(value) {
+  return value !== null && typeof value === 'object' && !(value instanceof Uint8Array) ? JSON.stringify(value) : value
 }
 
 // An op is a list of writes that succeed or fail together.
-const runOps = db.transaction((ops) => {
-  for (const op of ops) for (const write of op) run(write)
+const runOps = db.transaction((batches) => {
+  for (const batch of batches) for (const op of batch.ops) for (const write of op) run(write)
 })
 const runOp = db.transaction((op) => {
   for (const write of op) run(write)
@@ -35,41 +47,61 @@ function describe(err) {
   return { code: typeof err?.code === 'string' ? err.code : 'ERROR', message: String(err?.message ?? err) }
 }
 
-parentPort.on('message', (message) => {
+/** Commits batches together; on failure, each op of each batch on its own (unless the disk is at fault). */
+function commit(batches) {
+  if (batches.length === 0) return
+  for (const batch of batches) for (const [id, sql] of batch.sqls) statements.set(id, db.prepare(sql))
+  try {
+    runOps(batches)
+    for (const batch of batches) parentPort.postMessage({ seq: batch.seq })
+  } catch (err) {
+    const ops = batches.reduce((n, b) => n + b.ops.length, 0)
+    if (ops === 1 || STORAGE_FAULT.test(err?.code ?? '')) {
+      for (const batch of batches) parentPort.postMessage({ seq: batch.seq, error: describe(err) })
+      return
+    }
+    for (const batch of batches) {
+      const errors = batch.ops.map((op) => {
+        try {
+          runOp(op)
+          return null
+        } catch (e) {
+          return describe(e)
+        }
+      })
+      parentPort.postMessage({ seq: batch.seq, errors })
+    }
+  }
+}
+
+/** A control message, handled in order with the batches around it. Returns false to stop. */
+function control(message) {
   if (message.close) {
     db.close()
     parentPort.close()
-    return
+    return false
   }
-  if (message.pragma) {
-    // Diagnostics and fault tests: e.g. max_page_count to stand in for a full disk.
-    try {
-      parentPort.postMessage({ seq: message.seq, value: db.pragma(message.pragma, { simple: true }) })
-    } catch (err) {
-      parentPort.postMessage({ seq: message.seq, error: describe(err) })
-    }
-    return
-  }
-  const { seq, sqls, ops } = message
-  for (const [id, sql] of sqls) statements.set(id, db.prepare(sql))
+  // Diagnostics and fault tests: e.g. max_page_count to stand in for a full disk.
   try {
-    runOps(ops)
-    parentPort.postMessage({ seq })
+    parentPort.postMessage({ seq: message.seq, value: db.pragma(message.pragma, { simple: true }) })
   } catch (err) {
-    if (ops.length === 1 || STORAGE_FAULT.test(err?.code ?? '')) {
-      parentPort.postMessage({ seq, error: describe(err) })
-      return
-    }
-    const errors = ops.map((op) => {
-      try {
-        runOp(op)
-        return null
-      } catch (e) {
-        return describe(e)
-      }
-    })
-    parentPort.postMessage({ seq, errors })
+    parentPort.postMessage({ seq: message.seq, error: describe(err) })
   }
+  return true
+}
+
+parentPort.on('message', (first) => {
+  let group = []
+  for (let message = first; message; message = receiveMessageOnPort(parentPort)?.message) {
+    if (message.ops) {
+      group.push(message)
+      continue
+    }
+    commit(group)
+    group = []
+    if (!control(message)) return
+  }
+  commit(group)
 })
 
 parentPort.postMessage({ ready: true })

@@ -1,16 +1,19 @@
 /**
- * Group commit on a writer thread. Every write asked for while the previous batch is being
- * committed (or during this turn of the event loop, when none is) goes into the next batch,
- * one transaction and one fsync for all of them. A request that must be durable before it goes
- * on awaits `write()`, which settles only once its batch is on disk; meanwhile the event loop
- * keeps serving. Protocol with sql-worker.mjs: {seq, sqls: [[id, sql]], ops: [[[id, params]]]}
- * -> {seq} | {seq, error} | {seq, errors}.
+ * Group commit on a writer thread. The writes asked for during one turn of the event loop go to
+ * the thread as one batch; the thread commits every batch waiting for it in one transaction and
+ * one fsync. A request that must be durable before it goes on awaits `write()`, which settles
+ * only once its batch is on disk; meanwhile the event loop keeps serving. Protocol with
+ * sql-worker.mjs: {seq, sqls: [[id, sql]], ops: [[[id, params]]]} -> {seq} | {seq, error} |
+ * {seq, errors}; and {seq, pragma} -> {seq, value}, {close: true}.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type { Log } from '../log.js'
 
-/** One SQL statement and its parameters (named in an object, or positional in a list). */
+/**
+ * One SQL statement and its parameters (named in an object, or positional in a list). A
+ * parameter that is an object or a list is stored as its JSON text, serialized by the thread.
+ */
 export type Write = readonly [sql: string, params: Record<string, unknown> | readonly unknown[]]
 
 interface Pending {
@@ -34,7 +37,8 @@ export class BatchWriter {
   readonly #worker: Worker
   readonly #log: Log
   #queue: Pending[] = []
-  #inFlight: Pending[] | undefined
+  readonly #inFlight = new Map<number, Pending[]>()
+  #inFlightOps = 0
   #scheduled = false
   #seq = 0
   #exited = false
@@ -89,7 +93,7 @@ export class BatchWriter {
   }
 
   get pending(): number {
-    return this.#queue.length + (this.#inFlight?.length ?? 0)
+    return this.#queue.length + this.#inFlightOps
   }
 
   /** Commits what is queued, then stops the thread (which closes its connection). */
@@ -110,9 +114,9 @@ export class BatchWriter {
     this.#schedule()
   }
 
-  /** Sends the queue at the end of this turn, unless a batch is still being committed. */
+  /** Sends the queue at the end of this turn. */
   #schedule(): void {
-    if (this.#scheduled || this.#inFlight) return
+    if (this.#scheduled) return
     this.#scheduled = true
     void nextTurn().then(() => {
       this.#scheduled = false
@@ -121,10 +125,12 @@ export class BatchWriter {
   }
 
   #send(): void {
-    if (this.#inFlight || this.#queue.length === 0) return
+    if (this.#queue.length === 0) return
     const batch = this.#queue
     this.#queue = []
-    this.#inFlight = batch
+    const seq = ++this.#seq
+    this.#inFlight.set(seq, batch)
+    this.#inFlightOps += batch.length
     const sqls: Array<[number, string]> = []
     const ops = batch.map((p) =>
       p.op.map(([sql, params]) => {
@@ -137,24 +143,24 @@ export class BatchWriter {
         return [id, params]
       }),
     )
-    this.#worker.postMessage({ seq: ++this.#seq, sqls, ops })
+    this.#worker.postMessage({ seq, sqls, ops })
   }
 
   #settle(reply: Reply): void {
-    const pragma = this.#pragmas.get(reply.seq)
+    const pragma = reply.seq < 0 ? this.#pragmas.get(reply.seq) : undefined
     if (pragma) {
       this.#pragmas.delete(reply.seq)
       return pragma(reply)
     }
-    const batch = this.#inFlight
-    if (!batch || reply.seq !== this.#seq) return
-    this.#inFlight = undefined
+    const batch = this.#inFlight.get(reply.seq)
+    if (!batch) return
+    this.#inFlight.delete(reply.seq)
+    this.#inFlightOps -= batch.length
     batch.forEach((p, i) => {
       const err = reply.error ?? reply.errors?.[i]
       this.#settleOne(p, err ? Object.assign(new Error(err.message), { code: err.code }) : undefined)
     })
-    if (this.#queue.length > 0) this.#send() // what gathered during the commit goes now
-    else for (const resolve of this.#idle.splice(0)) resolve()
+    if (this.pending === 0) for (const resolve of this.#idle.splice(0)) resolve()
   }
 
   #settleOne(p: Pending, err: unknown): void {
@@ -164,8 +170,9 @@ export class BatchWriter {
   }
 
   #fail(err: unknown): void {
-    for (const p of [...(this.#inFlight ?? []), ...this.#queue]) this.#settleOne(p, err)
-    this.#inFlight = undefined
+    for (const p of [...[...this.#inFlight.values()].flat(), ...this.#queue]) this.#settleOne(p, err)
+    this.#inFlight.clear()
+    this.#inFlightOps = 0
     this.#queue = []
     for (const resolve of this.#idle.splice(0)) resolve()
   }

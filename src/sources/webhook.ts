@@ -37,20 +37,20 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
     return send(reply, errorAnswer(hookrelayError('HR_NOT_FOUND')))
   }
 
-  async function onRequest(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
+  // Callback style: it runs on every request, and only a wrong method needs to wait (to keep it).
+  function onRequest(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, done: (err?: Error) => void): void {
     const pipeline = byId.get(request.params.pipeline)
-    if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return notFound(reply)
+    if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return void notFound(reply)
     matched.set(request, pipeline)
-    if (isPreflight(request, pipeline)) return send(reply, preflightAnswer(request, pipeline))
+    if (isPreflight(request, pipeline)) return void send(reply, preflightAnswer(request, pipeline))
     const { methods } = pipeline.source
-    if (methods && !methods.has(request.method)) {
-      const allowed = [...methods].join(', ')
-      const err = hookrelayError('HR_METHOD_NOT_ALLOWED', [request.method, allowed])
-      const result = await keepOrRefuse(() => executor.reject(pipeline, incoming(request), err, { log: request.log }))
-      reply.header('allow', allowed)
-      return send(reply, result.answer, result.runId)
-    }
-    return undefined
+    if (!methods || methods.has(request.method)) return done()
+    const allowed = [...methods].join(', ')
+    const err = hookrelayError('HR_METHOD_NOT_ALLOWED', [request.method, allowed])
+    keepOrRefuse(() => executor.reject(pipeline, incoming(request), err, { log: request.log })).then(
+      (result) => send(reply.header('allow', allowed), result.answer, result.runId),
+      (failure: Error) => done(failure),
+    )
   }
 
   async function handler(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {

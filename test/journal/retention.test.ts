@@ -22,7 +22,9 @@ afterEach(() => {
 
 /** Fills `db` with runs received `daysAgo`, each with two steps and a fat request. */
 function insertRuns(db: Db, count: number, daysAgo: number, now = Date.now()): string[] {
-  const write = ([sql, params]: Write) => db.prepare(sql).run(params as Record<string, unknown>)
+  // As the writer thread binds them: objects are stored as JSON text.
+  const write = ([sql, params]: Write) =>
+    db.prepare(sql).run(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v])))
   const ids: string[] = []
   db.transaction(() => {
     for (let i = 0; i < count; i++) {
