@@ -18,7 +18,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2)
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
 const CONNECTIONS = 50
 const ROOT = new URL('..', import.meta.url).pathname

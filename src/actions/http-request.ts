@@ -1,6 +1,6 @@
 /** `http.request`: any HTTP call (the seed's "HTTP-запрос. Отправка данных"). */
 import { Type } from '@sinclair/typebox'
-import { Obj, ScalarMap } from '../config/schema-kit.js'
+import { ScalarMap } from '../config/schema-kit.js'
 import { hookrelayError } from '../errors.js'
 import { originIsLiteral } from '../http/address-guard.js'
 import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
