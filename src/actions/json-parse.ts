@@ -19,7 +19,7 @@ const schema = actionSchema(
   'json.parse',
   {
     from: Type.Optional(Type.String({ description: 'Template giving the JSON text (or a value); default: the request body.' })),
-    fields: Type.Record(Type.String(), Field, { minProperties: 1, description: 'Output name -> path.' }),
+    fields: Type.Record(Type.String(), Field, { minProperties: 1, hint: 'at least one field (name: path)', description: 'Output name -> path.' }),
   },
   'Reads fields out of JSON into steps.<id>.<name>.',
 )

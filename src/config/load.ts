@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { Ajv } from 'ajv'
 import ipaddr from 'ipaddr.js'
 import { LineCounter, parseDocument } from 'yaml'
 import { ACTION_TYPES } from '../actions/index.js'
@@ -18,10 +17,9 @@ import { TemplateEngine } from '../pipeline/template.js'
 import { parseDuration } from './duration.js'
 import { substituteEnv } from './env.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
-import { ConfigSchema, DEFAULTS, type Config } from './schema.js'
+import { DEFAULTS, type Config } from './schema.js'
+import { validateConfig } from './validator.js'
 
-const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, keywords: ['hint'] })
-const validate = ajv.compile<Config>(ConfigSchema)
 
 /** Config values with defaults applied, ready for the server. */
 export interface Settings {
@@ -92,10 +90,10 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   }
 
   const problems: Problem[] = [...env.problems]
-  if (!validate(data)) {
+  if (!validateConfig(data)) {
     // A value whose variable is missing is reported once, as missing, not again as malformed.
     const envPaths = new Set(env.problems.map((p) => formatPath(p.path)))
-    problems.push(...schemaProblems(validate.errors ?? [], data, ACTION_TYPES).filter((p) => !envPaths.has(formatPath(p.path))))
+    problems.push(...schemaProblems(validateConfig.errors ?? [], data, ACTION_TYPES).filter((p) => !envPaths.has(formatPath(p.path))))
   }
   const config = data as Config
   if (!problems.some((p) => p.path[0] === 'server')) problems.push(...valueProblems(config))

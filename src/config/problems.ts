@@ -128,7 +128,7 @@ function toProblem(err: ErrorObject, data: unknown, actionTypes: readonly string
     case 'discriminator':
       return { path: params['error'] === 'mapping' ? [...path, 'type'] : path, message: discriminatorMessage(params, actionTypes) }
     default:
-      return { path, message: `found ${found}, expected ${schema.hint ?? err.message ?? 'something else'}` }
+      return { path, message: schema.hint ? `found ${found}, expected ${schema.hint}` : `found ${found}, which ${err.message ?? 'is not allowed here'}` }
   }
 }
 
