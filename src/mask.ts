@@ -49,6 +49,7 @@ export class Masker {
     this.#secrets.add(secret)
     this.#secrets.add(encodeURIComponent(secret))
     this.#secrets.add(encodeURIComponent(secret).replace(/%20/g, '+'))
+    this.#secrets.add(new URLSearchParams({ s: secret }).toString().slice(2)) // a form body encodes ! ' ( ) ~ too
     this.#secrets.add(JSON.stringify(secret).slice(1, -1)) // as it reads inside a JSON log line
   }
 
@@ -73,15 +74,36 @@ export class Masker {
     if (depth > MAX_DEPTH) return MASK as T
     if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1)) as T
     const out: Record<string, unknown> = Object.create(null) // a '__proto__' key stays a plain key
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = isSecretName(k) && v !== null && typeof v !== 'object' && v !== '' ? MASK : this.value(v, depth + 1)
-    }
+    for (const [k, v] of Object.entries(value)) out[k] = isSecretName(k) ? maskAll(v) : this.value(v, depth + 1)
     return out as T
   }
 
   /** Masks error text and the like; non-strings pass through String(). */
   message(err: unknown): string {
     return this.text(err instanceof Error ? err.message : String(err))
+  }
+}
+
+/** Everything under a secret-named field: a value, or each value of a list (`?token=a&token=b`). */
+function maskAll(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskAll)
+  return value === null || value === '' || typeof value === 'object' ? value : MASK
+}
+
+/**
+ * Learns the values held under secret-named fields (headers, query, form or JSON fields), at
+ * any depth, so that they are masked wherever else they turn up.
+ */
+export function learnSecrets(mask: Masker, value: unknown, depth = 0): void {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return
+  for (const [k, v] of Object.entries(value)) {
+    if (!isSecretName(k)) {
+      learnSecrets(mask, v, depth + 1)
+      continue
+    }
+    for (const item of Array.isArray(v) ? v : [v]) {
+      if (typeof item === 'string' || typeof item === 'number') mask.add(String(item))
+    }
   }
 }
 

@@ -9,7 +9,7 @@ import { Duration } from '../config/schema-kit.js'
 import type { HttpClient, HttpResponse } from '../http/client.js'
 import { UpstreamError } from '../http/client.js'
 import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
-import { isSecretName } from '../mask.js'
+import { isSecretName, learnSecrets } from '../mask.js'
 import type { BuildContext, StepContext } from './types.js'
 
 /** Bytes of a request or answer body kept in the journal. */
@@ -116,7 +116,7 @@ function capBody(body: string): { body: string; truncated: boolean } {
   return { body: Buffer.from(body).subarray(0, JOURNAL_BODY_LIMIT).toString('utf8'), truncated: true }
 }
 
-/** Parameter names that carry a secret, whatever the action: these are always masked. */
-export function addSecretFields(ctx: StepContext, fields: Record<string, string>): void {
-  for (const [name, value] of Object.entries(fields)) if (isSecretName(name)) ctx.mask.add(value)
+/** Values under secret-named fields (headers, form or JSON fields): masked wherever they appear. */
+export function addSecretFields(ctx: StepContext, fields: unknown): void {
+  learnSecrets(ctx.mask, fields)
 }

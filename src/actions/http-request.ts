@@ -91,7 +91,11 @@ function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
 }
 
 function renderBody(kind: BodyKind, body: TemplateTree, ctx: StepContext): string {
-  if (kind === 'json') return JSON.stringify(body.evaluate(ctx.scope) ?? null)
+  if (kind === 'json') {
+    const value = body.evaluate(ctx.scope) ?? null
+    addSecretFields(ctx, value) // {"password": ...} is masked in the journal like a form field
+    return JSON.stringify(value)
+  }
   if (kind === 'raw') return toText(body.evaluate(ctx.scope))
   const fields = body.renderStrings(ctx.scope)
   addSecretFields(ctx, fields)

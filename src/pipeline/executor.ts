@@ -8,7 +8,7 @@ import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
 import { newRunId } from '../journal/run-id.js'
 import type { RunStatus, SentAnswer } from '../journal/runs.js'
-import type { Masker } from '../mask.js'
+import { learnSecrets, type Masker } from '../mask.js'
 import { answerExcerpt } from '../notify/letters.js'
 import type { FailureSummary } from '../notify/store.js'
 import { defaultErrorAnswer, errorAnswer, type Answer } from '../sources/answer.js'
@@ -83,6 +83,8 @@ export class Executor {
 
     const runId = newRunId()
     const mask = this.#deps.masker.child()
+    learnSecrets(mask, req.headers) // an incoming Authorization or ?token= is masked wherever it turns up later
+    learnSecrets(mask, req.query)
     const started = Date.now()
     const log = options.log ?? this.#deps.log
     const { fields, warnings } = pipeline.source.readFields(req)
