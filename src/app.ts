@@ -13,7 +13,6 @@ import { Journal } from './journal/journal.js'
 import { Pruner } from './journal/retention.js'
 import { BatchWriter } from './journal/writer.js'
 import { createLogger, type Log, type LoggerOptions } from './log.js'
-import type { InterruptedRun } from './journal/runs.js'
 import type { LetterContext } from './notify/letters.js'
 import { Notifier, type NotifierOptions } from './notify/notifier.js'
 import { Executor } from './pipeline/executor.js'
@@ -41,48 +40,61 @@ export interface RunningService {
   close(): Promise<void>
 }
 
-/** After the grace period, aborted runs get this long to record how they ended. */
+/** After the grace period, stopped runs get this long to record how they ended. */
 const ABORT_SETTLE_MS = 2000
 const LETTER_FLUSH_MS = 2000
 
 /** Loads the config (throwing ConfigError when it is invalid), opens the journal and listens. */
 export async function startService(options: StartOptions): Promise<RunningService> {
+  // What is opened, in order; released in reverse on stop, or at once if starting fails midway.
+  const opened: Array<() => unknown> = []
+  const release = async () => {
+    let failure: unknown
+    for (let close = opened.pop(); close; close = opened.pop()) await Promise.resolve().then(close).catch((err: unknown) => (failure ??= err))
+    if (failure) throw failure
+  }
+  try {
+    return await start(options, opened, release)
+  } catch (err) {
+    await release().catch(() => {}) // the first error is the one to tell
+    throw err
+  }
+}
+
+async function start(options: StartOptions, opened: Array<() => unknown>, release: () => Promise<void>): Promise<RunningService> {
   const { http, close: closeHttp } = createHttpClient({ lookup: options.lookup })
+  opened.push(closeHttp)
   const loaded = loadConfig({ path: options.configPath, env: options.env ?? process.env, http })
+  opened.push(() => loaded.mailer?.close())
   const log = createLogger(loaded.masker, options.log)
   for (const warning of loaded.warnings) log.warn({ warning }, 'config warning')
 
   const db = openDatabase(loaded.settings.journalPath)
+  opened.push(() => db.close())
   const writer = await BatchWriter.open(loaded.settings.journalPath, log)
+  opened.push(() => writer.close())
   const journal = new Journal(db, writer)
-  const interrupted = recover(journal, log) // before listening: only a previous process's runs are `running`
   const letters = { baseUrl: baseUrl(loaded) }
   const notifier = createNotifier(loaded, db, writer, log, letters, options)
+  recover(journal, loaded, notifier, log) // before listening: only a previous process's runs are `running`
   const pruner = new Pruner(db, log, { retentionDays: loaded.settings.retentionDays })
   pruner.start()
+  opened.push(() => pruner.stop())
 
-  const executor = new Executor({ journal, masker: loaded.masker, log, onFailure: notifier && ((s) => notifier.report(s)) })
+  const executor = new Executor({ journal, masker: loaded.masker, log, failures: notifier })
+  if (notifier) opened.push(() => notifier.close(LETTER_FLUSH_MS)) // it flushes only once started
   const lifecycle: Lifecycle = { closing: false }
   const app = await buildServer({ settings: loaded.settings, pipelines: loaded.pipelines, journal, executor, log, lifecycle })
-
-  const release = async () => {
-    await pruner.stop()
-    await notifier?.close(LETTER_FLUSH_MS)
-    await journal.close()
-    loaded.mailer?.close()
-    await closeHttp()
-  }
   let address: string
   try {
     address = await app.listen({ host: loaded.settings.host, port: loaded.settings.port })
   } catch (err) {
-    await release()
+    await app.close()
     throw err
   }
   log.info({ address, pipelines: loaded.pipelines.length, journal: loaded.settings.journalPath }, 'hookrelay listening')
   if (!loaded.settings.publicUrl) letters.baseUrl = address // the curl in letters names the real port
   notifier?.start()
-  if (notifier) reportInterrupted(interrupted, loaded, notifier)
 
   let closing: Promise<void> | undefined
   return {
@@ -94,19 +106,27 @@ export async function startService(options: StartOptions): Promise<RunningServic
     close() {
       closing ??= (async () => {
         lifecycle.closing = true // new requests now get 503
-        if (!(await executor.idle(loaded.settings.shutdownGraceMs))) {
-          log.warn({ graceMs: loaded.settings.shutdownGraceMs }, 'grace period over: stopping runs in flight')
-          executor.abort()
-          await executor.idle(ABORT_SETTLE_MS)
-        }
+        const graceEnds = Date.now() + loaded.settings.shutdownGraceMs
+        await settleRuns(executor, loaded.settings.shutdownGraceMs, log)
         await app.close()
-        await release()
+        // A run answered on receipt outlives its request, and one may have begun while the
+        // server closed: they get what is left of the grace period too.
+        await settleRuns(executor, graceEnds - Date.now(), log)
+        await release() // letters due, retention, the journal, the mailer, the HTTP client
         log.info({}, 'hookrelay stopped')
         await new Promise<void>((resolve) => log.flush(() => resolve())) // the log is buffered
       })()
       return closing
     },
   }
+}
+
+/** Waits up to `graceMs` for runs in flight; then stops their calls and lets them record that. */
+async function settleRuns(executor: Executor, graceMs: number, log: Log): Promise<void> {
+  if (await executor.idle(Math.max(0, graceMs))) return
+  log.warn({}, 'grace period over: stopping runs in flight')
+  executor.abort()
+  await executor.idle(ABORT_SETTLE_MS)
 }
 
 function createNotifier(loaded: LoadedConfig, db: Db, writer: BatchWriter, log: Log, letter: LetterContext, options: StartOptions): Notifier | undefined {
@@ -118,28 +138,26 @@ function createNotifier(loaded: LoadedConfig, db: Db, writer: BatchWriter, log: 
   )
 }
 
-/** Runs a previous process left `running` become `interrupted`. */
-function recover(journal: Journal, log: Log): InterruptedRun[] {
-  const runs = journal.recoverInterrupted()
-  for (const run of runs) log.warn({ runId: run.id, pipeline: run.pipeline, step: run.step_id }, 'run interrupted by the previous stop')
-  return runs
-}
-
-/** Each interrupted run gets a letter, unless its pipeline is silenced. */
-function reportInterrupted(runs: InterruptedRun[], loaded: LoadedConfig, notifier: Notifier): void {
+/**
+ * Runs a previous process left `running` become `interrupted`; each is queued for a letter in
+ * the same transaction, unless its pipeline is silenced.
+ */
+function recover(journal: Journal, loaded: LoadedConfig, notifier: Notifier | undefined, log: Log): void {
   const pipelines = new Map(loaded.pipelines.map((p) => [p.id, p]))
-  for (const run of runs) {
+  const runs = journal.recoverInterrupted((run) => {
     const pipeline = pipelines.get(run.pipeline)
-    if (pipeline?.notify === false) continue
-    notifier.report({
+    if (!notifier || pipeline?.notify === false) return []
+    const summary = {
       runId: run.id,
       pipeline: run.pipeline,
       pipelineName: pipeline?.name ?? run.pipeline,
-      status: 'interrupted',
+      status: 'interrupted' as const,
       receivedAt: run.received_at,
       step: run.step_id ?? undefined,
       stepType: run.step_type ?? undefined,
       error: run.error,
-    })
-  }
+    }
+    return [notifier.failureWrite(summary)]
+  })
+  for (const run of runs) log.warn({ runId: run.id, pipeline: run.pipeline, step: run.step_id }, 'run interrupted by the previous stop')
 }

@@ -12,7 +12,7 @@ import {
   type StepFinish,
   type StepStart,
 } from './runs.js'
-import { BatchWriter } from './writer.js'
+import { runNow, type BatchWriter, type Write } from './writer.js'
 
 /** Where a run's steps are written; the runner sees only this. */
 export interface StepRecorder {
@@ -33,13 +33,17 @@ export class Journal {
     this.#writer = writer
   }
 
-  /** Keeps a new run; resolves once it is on disk. Actions may only start after that. */
-  insert(run: NewRun): Promise<void> {
-    return this.#writer.write(runWrites.insertRun(run))
+  /**
+   * Keeps a new run; resolves once it is on disk. Actions may only start after that. `also`
+   * commits with it (a failure queued for the operator's letter).
+   */
+  insert(run: NewRun, ...also: Write[]): Promise<void> {
+    return this.#writer.write(runWrites.insertRun(run), ...also)
   }
 
-  finish(id: string, finish: RunFinish): Promise<void> {
-    return this.#writer.write(runWrites.finishRun(id, finish))
+  /** Records how a run ended, with `also` in the same commit. */
+  finish(id: string, finish: RunFinish, ...also: Write[]): Promise<void> {
+    return this.#writer.write(runWrites.finishRun(id, finish), ...also)
   }
 
   /**
@@ -76,11 +80,16 @@ export class Journal {
   }
 
   /**
-   * At start: runs a previous process left `running` become `interrupted` (never re-run: the
-   * upstream call may already have happened). Returns them, for the operator's letters.
+   * At start, before the server listens: runs a previous process left `running` become
+   * `interrupted` (never re-run: the upstream call may already have happened). What `also`
+   * gives for a run (its failure for the operator's letter) commits in the same transaction.
    */
-  recoverInterrupted(): InterruptedRun[] {
-    return this.#db.transaction(() => this.#runs.markInterrupted(new Date().toISOString()))()
+  recoverInterrupted(also: (run: InterruptedRun) => Write[] = () => []): InterruptedRun[] {
+    return this.#db.transaction(() => {
+      const runs = this.#runs.markInterrupted(new Date().toISOString())
+      for (const run of runs) for (const write of also(run)) runNow(this.#db, write)
+      return runs
+    })()
   }
 
   /** Proves the file is writable and has room (for /healthz) with a real committed write. */

@@ -14,10 +14,20 @@ db.pragma('synchronous = FULL')
 db.pragma('foreign_keys = ON')
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`)
 
-// Statements by the number the sender gave their SQL text (sent once, with its first use).
+// Statements by the number the sender gave their SQL text (sent once, with its first use). A
+// text that does not prepare fails the ops that use it, and only those.
 const statements = new Map()
+const unprepared = new Map()
+function prepare(id, sql) {
+  try {
+    statements.set(id, db.prepare(sql))
+  } catch (err) {
+    unprepared.set(id, err)
+  }
+}
 function run([id, params]) {
   const statement = statements.get(id)
+  if (!statement) throw unprepared.get(id) ?? new Error(`no statement ${id}`)
   if (Array.isArray(params)) statement.run(...params.map(bindable))
   else {
     const named = {}
@@ -50,7 +60,7 @@ function describe(err) {
 /** Commits batches together; on failure, each op of each batch on its own (unless the disk is at fault). */
 function commit(batches) {
   if (batches.length === 0) return
-  for (const batch of batches) for (const [id, sql] of batch.sqls) statements.set(id, db.prepare(sql))
+  for (const batch of batches) for (const [id, sql] of batch.sqls) prepare(id, sql)
   try {
     runOps(batches)
     for (const batch of batches) parentPort.postMessage({ seq: batch.seq })

@@ -9,12 +9,28 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type { Log } from '../log.js'
+import type { Db } from './db.js'
 
 /**
  * One SQL statement and its parameters (named in an object, or positional in a list). A
  * parameter that is an object or a list is stored as its JSON text, serialized by the thread.
  */
 export type Write = readonly [sql: string, params: Record<string, unknown> | readonly unknown[]]
+
+/**
+ * Runs `write` on `db` in the calling thread, binding parameters as the writer thread does. Only
+ * for start-up work done before the server listens (crash recovery), inside its transaction.
+ */
+export function runNow(db: Db, [sql, params]: Write): void {
+  const statement = db.prepare(sql)
+  if (Array.isArray(params)) statement.run(...(params as unknown[]).map(bindable))
+  else statement.run(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, bindable(v)])))
+}
+
+/** An object or list parameter is stored as its JSON text (the same rule as sql-worker.mjs). */
+function bindable(value: unknown): unknown {
+  return value !== null && typeof value === 'object' && !(value instanceof Uint8Array) ? JSON.stringify(value) : value
+}
 
 interface Pending {
   op: readonly Write[]
@@ -33,15 +49,22 @@ export interface WriterOptions {
   busyTimeoutMs?: number
 }
 
+/** A writer thread that dies is started again, but at most this often (a broken file would loop). */
+const MAX_RESTARTS = 3
+const RESTART_WINDOW_MS = 60_000
+
 export class BatchWriter {
-  readonly #worker: Worker
+  readonly #workerData: { path: string; busyTimeoutMs: number }
   readonly #log: Log
+  #worker: Worker
   #queue: Pending[] = []
   readonly #inFlight = new Map<number, Pending[]>()
   #inFlightOps = 0
   #scheduled = false
   #seq = 0
+  #closing = false
   #exited = false
+  #restarts: number[] = []
   #idle: Array<() => void> = []
   readonly #pragmas = new Map<number, (reply: Reply) => void>()
   #pragmaSeq = 0 // negative, apart from the batches' positive sequence
@@ -50,27 +73,64 @@ export class BatchWriter {
 
   /** Starts the writer thread on the (already migrated) journal file. */
   static async open(path: string, log: Log, options: WriterOptions = {}): Promise<BatchWriter> {
+    const writer = new BatchWriter({ path, busyTimeoutMs: options.busyTimeoutMs ?? 1000 }, log)
+    await new Promise<void>((resolve, reject) => {
+      writer.#worker.once('message', () => resolve())
+      writer.#worker.once('error', reject)
+    })
+    return writer
+  }
+
+  private constructor(workerData: { path: string; busyTimeoutMs: number }, log: Log) {
+    this.#workerData = workerData
+    this.#log = log
+    this.#worker = this.#spawn()
+  }
+
+  #spawn(): Worker {
     const worker = new Worker(new URL('./sql-worker.mjs', import.meta.url), {
-      workerData: { path, busyTimeoutMs: options.busyTimeoutMs ?? 1000 },
+      workerData: this.#workerData,
       // It only binds parameters and runs statements: a small young generation is plenty.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     })
-    await new Promise<void>((resolve, reject) => {
-      worker.once('message', () => resolve())
-      worker.once('error', reject)
+    let ready = false
+    worker.on('message', (reply: Reply | { ready: true }) => {
+      if ('ready' in reply) ready = true
+      else this.#settle(reply)
     })
-    return new BatchWriter(worker, log)
+    worker.on('error', (err) => this.#log.error({ err }, 'the journal writer failed'))
+    worker.on('exit', () => this.#exit(ready))
+    this.#sqlIds.clear() // a new thread knows no statement yet
+    return worker
   }
 
-  private constructor(worker: Worker, log: Log) {
-    this.#worker = worker
-    this.#log = log
-    worker.on('message', (reply: Reply) => this.#settle(reply))
-    worker.on('error', (err) => this.#fail(err))
-    worker.on('exit', () => {
+  /**
+   * The thread stopped. Writes it had been sent fail (whether they committed is unknown); when
+   * it stopped unasked after it had started, a new one takes the queue, within a budget.
+   */
+  #exit(wasReady: boolean): void {
+    const stopped = new Error('the journal writer stopped')
+    const inFlight = [...this.#inFlight.values()].flat()
+    this.#inFlight.clear()
+    this.#inFlightOps = 0
+    for (const p of inFlight) this.#settleOne(p, stopped)
+    for (const settle of this.#pragmas.values()) settle({ seq: 0, error: { code: 'ERROR', message: stopped.message } })
+    this.#pragmas.clear()
+
+    const now = Date.now()
+    this.#restarts = this.#restarts.filter((at) => now - at < RESTART_WINDOW_MS)
+    if (!this.#closing && wasReady && this.#restarts.length < MAX_RESTARTS) {
+      this.#restarts.push(now)
+      this.#log.error({ restarts: this.#restarts.length }, 'the journal writer stopped unexpectedly; starting a new one')
+      this.#worker = this.#spawn()
+      this.#send()
+    } else {
       this.#exited = true
-      this.#fail(new Error('the journal writer stopped'))
-    })
+      const queued = this.#queue
+      this.#queue = []
+      for (const p of queued) this.#settleOne(p, stopped)
+    }
+    if (this.pending === 0) for (const resolve of this.#idle.splice(0)) resolve()
   }
 
   /** Runs `writes` together in the next batch; resolves once that batch has committed. */
@@ -85,11 +145,17 @@ export class BatchWriter {
 
   /** Runs a pragma on the writer's connection (diagnostics; fault tests use max_page_count). */
   pragma(text: string): Promise<unknown> {
+    if (this.#exited) return Promise.reject(new Error('the journal writer stopped'))
     const seq = --this.#pragmaSeq
     return new Promise((resolve, reject) => {
       this.#pragmas.set(seq, (reply) => (reply.error ? reject(Object.assign(new Error(reply.error.message), { code: reply.error.code })) : resolve(reply.value)))
       this.#worker.postMessage({ seq, pragma: text })
     })
+  }
+
+  /** Stops the thread the way a crash would (fault tests): what it was sent fails, a new one starts. */
+  async crashThread(): Promise<void> {
+    await this.#worker.terminate()
   }
 
   get pending(): number {
@@ -100,6 +166,7 @@ export class BatchWriter {
   async close(): Promise<void> {
     while (this.pending > 0 && !this.#exited) await new Promise<void>((resolve) => this.#idle.push(resolve))
     if (this.#exited) return
+    this.#closing = true
     const exited = new Promise((resolve) => this.#worker.once('exit', resolve))
     this.#worker.postMessage({ close: true })
     await exited
@@ -167,13 +234,5 @@ export class BatchWriter {
     if (!err) p.done?.resolve()
     else if (p.done) p.done.reject(err)
     else this.#log.error({ err }, 'journal write failed')
-  }
-
-  #fail(err: unknown): void {
-    for (const p of [...[...this.#inFlight.values()].flat(), ...this.#queue]) this.#settleOne(p, err)
-    this.#inFlight.clear()
-    this.#inFlightOps = 0
-    this.#queue = []
-    for (const resolve of this.#idle.splice(0)) resolve()
   }
 }

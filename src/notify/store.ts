@@ -1,4 +1,8 @@
-/** The letters' tables: failures waiting to be reported, and the outbox. */
+/**
+ * The letters' tables: failures waiting to be reported, and the outbox. Reads run on the main
+ * connection; writes are handed to the journal's writer thread (see journal/writer.ts), so a
+ * locked or full disk never blocks the event loop here either.
+ */
 import type { Db } from '../journal/db.js'
 import type { Write } from '../journal/writer.js'
 
@@ -25,34 +29,46 @@ export interface Letter {
   attempts: number
 }
 
+export const letterWrites = {
+  /** A failure to report; it goes in the same commit as its run's end. */
+  addFailure(summary: FailureSummary, at: Date): Write {
+    return ['INSERT OR IGNORE INTO failures (run_id, pipeline, summary, failed_at) VALUES (?, ?, ?, ?)', [summary.runId, summary.pipeline, summary, at.toISOString()]]
+  },
+
+  /** A letter into the outbox, and the failures it reports out of the queue: together. */
+  addLetter(pipeline: string, runIds: string[], letter: { subject: string; body: string }, at: Date): Write[] {
+    return [
+      ['INSERT INTO letters (pipeline, subject, body, created_at, due_at) VALUES (?, ?, ?, ?, ?)', [pipeline, letter.subject, letter.body, at.toISOString(), at.toISOString()]],
+      ['DELETE FROM failures WHERE run_id IN (SELECT value FROM json_each(?))', [runIds]],
+    ]
+  },
+
+  markSent(id: number, at: Date): Write {
+    return ['UPDATE letters SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?', [at.toISOString(), id]]
+  },
+
+  markFailed(id: number, error: string, retryAt: Date): Write {
+    return ['UPDATE letters SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?', [error, retryAt.toISOString(), id]]
+  },
+}
+
 export class LetterStore {
-  readonly #db: Db
   readonly #failuresOf
-  readonly #dropFailures
   readonly #pipelinesWaiting
   readonly #lastLetterAt
-  readonly #addLetter
   readonly #nextDue
   readonly #nextDueAt
-  readonly #markSent
-  readonly #markFailed
 
   constructor(db: Db) {
-    this.#db = db
     this.#failuresOf = db.prepare('SELECT summary FROM failures WHERE pipeline = ? ORDER BY failed_at, run_id').pluck()
-    this.#dropFailures = db.prepare('DELETE FROM failures WHERE pipeline = ?')
     this.#pipelinesWaiting = db.prepare('SELECT DISTINCT pipeline FROM failures').pluck()
     this.#lastLetterAt = db.prepare('SELECT max(created_at) FROM letters WHERE pipeline = ?').pluck()
-    this.#addLetter = db.prepare('INSERT INTO letters (pipeline, subject, body, created_at, due_at) VALUES (?, ?, ?, ?, ?)')
     this.#nextDue = db.prepare('SELECT id, pipeline, subject, body, attempts FROM letters WHERE sent_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT 1')
     this.#nextDueAt = db.prepare('SELECT min(due_at) FROM letters WHERE sent_at IS NULL').pluck()
-    this.#markSent = db.prepare('UPDATE letters SET sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?')
-    this.#markFailed = db.prepare('UPDATE letters SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?')
   }
 
-  /** For the writer thread: a failure goes in the same batch as its run's end. */
-  static addFailure(summary: FailureSummary, at: Date): Write {
-    return ['INSERT OR IGNORE INTO failures (run_id, pipeline, summary, failed_at) VALUES (?, ?, ?, ?)', [summary.runId, summary.pipeline, JSON.stringify(summary), at.toISOString()]]
+  failuresOf(pipeline: string): FailureSummary[] {
+    return (this.#failuresOf.all(pipeline) as string[]).map((s) => JSON.parse(s) as FailureSummary)
   }
 
   pipelinesWaiting(): string[] {
@@ -64,18 +80,6 @@ export class LetterStore {
     return at ? new Date(at) : undefined
   }
 
-  /** Turns what waits for `pipeline` into one letter, in one transaction; false when nothing waits. */
-  composeLetter(pipeline: string, at: Date, compose: (failures: FailureSummary[]) => { subject: string; body: string }): boolean {
-    return this.#db.transaction(() => {
-      const failures = (this.#failuresOf.all(pipeline) as string[]).map((s) => JSON.parse(s) as FailureSummary)
-      if (failures.length === 0) return false
-      const { subject, body } = compose(failures)
-      this.#addLetter.run(pipeline, subject, body, at.toISOString(), at.toISOString())
-      this.#dropFailures.run(pipeline)
-      return true
-    })()
-  }
-
   nextDue(at: Date): Letter | undefined {
     return this.#nextDue.get(at.toISOString()) as Letter | undefined
   }
@@ -83,13 +87,5 @@ export class LetterStore {
   nextDueAt(): Date | undefined {
     const at = this.#nextDueAt.get() as string | null
     return at ? new Date(at) : undefined
-  }
-
-  markSent(id: number, at: Date): void {
-    this.#markSent.run(at.toISOString(), id)
-  }
-
-  markFailed(id: number, error: string, retryAt: Date): void {
-    this.#markFailed.run(error, retryAt.toISOString(), id)
   }
 }

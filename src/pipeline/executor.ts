@@ -6,10 +6,12 @@
 import type { Log } from '../log.js'
 import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
+import type { Write } from '../journal/writer.js'
 import { newRunId } from '../journal/run-id.js'
 import type { RunStatus, SentAnswer } from '../journal/runs.js'
 import { learnSecrets, type Masker } from '../mask.js'
 import { answerExcerpt } from '../notify/letters.js'
+import type { FailureReports } from '../notify/notifier.js'
 import type { FailureSummary } from '../notify/store.js'
 import { defaultErrorAnswer, errorAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
@@ -34,8 +36,8 @@ export interface ExecutorDeps {
   journal: Journal
   masker: Masker
   log: Log
-  /** Told of every failed run of a pipeline with `notify` on (the operator's letters). */
-  onFailure?: ((summary: FailureSummary) => void) | undefined
+  /** The operator's letters: a failed run of a pipeline with `notify` on is queued for one. */
+  failures?: FailureReports | undefined
 }
 
 export interface ReceiveOptions {
@@ -97,9 +99,10 @@ export class Executor {
       const end = this.#answer(pipeline, outcome, scope, runId, mask)
       const finishedAt = new Date()
       const durationMs = finishedAt.getTime() - started
-      const response = sentAnswer(end.answer, mask)
-      await this.#keep(() => this.#deps.journal.insert({ ...kept, status: end.status, error: end.error, finishedAt: finishedAt.toISOString(), durationMs, response }))
-      return this.#ended(pipeline, req, runId, outcome, end, durationMs, log)
+      const failure = this.#failureWrite(pipeline, runId, req, outcome, end)
+      const run = { ...kept, status: end.status, error: end.error, finishedAt: finishedAt.toISOString(), durationMs, response: sentAnswer(end.answer, mask) }
+      await this.#keep(() => this.#deps.journal.insert(run, ...failure))
+      return this.#ended(pipeline, req, runId, end, durationMs, failure, log)
     }
 
     await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running' }))
@@ -108,22 +111,37 @@ export class Executor {
 
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
-    const answered = this.#answer(pipeline, outcome, scope, runId, mask)
-    const end = { ...answered, answer: early ?? answered.answer }
+    // On receipt the caller has its answer already: the response is not rendered again.
+    const end: Ending = early
+      ? { status: outcome.status === 'ok' ? 'ok' : 'failed', error: outcome.status === 'ok' ? undefined : stepError(outcome), answer: early }
+      : this.#answer(pipeline, outcome, scope, runId, mask)
 
     const durationMs = Date.now() - started
-    await this.#deps.journal
-      .finish(runId, { status: end.status, finishedAt: new Date().toISOString(), durationMs, error: end.error, response: sentAnswer(end.answer, mask) })
-      .catch((err: unknown) => log.error({ err, runId }, 'journal could not record the end of a run'))
-    return this.#ended(pipeline, req, runId, outcome, end, durationMs, log)
+    const failure = this.#failureWrite(pipeline, runId, req, outcome, end)
+    const finish = { status: end.status, finishedAt: new Date().toISOString(), durationMs, error: end.error, response: sentAnswer(end.answer, mask) }
+    try {
+      await this.#deps.journal.finish(runId, finish, ...failure)
+    } catch (err) {
+      // The run stays `running` in the journal; the next start marks it interrupted and reports it.
+      log.error({ err, runId }, 'journal could not record the end of a run')
+      return this.#ended(pipeline, req, runId, end, durationMs, [], log)
+    }
+    return this.#ended(pipeline, req, runId, end, durationMs, failure, log)
   }
 
-  /** The run's one log line, and the operator's letter when it failed. */
-  #ended(pipeline: CompiledPipeline, req: IncomingRequest, runId: string, outcome: RunOutcome, end: Ending, durationMs: number, log: Log): RunResult {
+  /** The run's one log line; the letter for a failure that is now on disk. */
+  #ended(pipeline: CompiledPipeline, req: IncomingRequest, runId: string, end: Ending, durationMs: number, failure: Write[], log: Log): RunResult {
     const { status, error, answer } = end
     log.info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, durationMs, error }, 'run finished')
-    if (status === 'failed' && pipeline.notify) this.#deps.onFailure?.(failureSummary(pipeline, runId, req, outcome, outcome.error ?? error ?? ''))
+    if (failure.length > 0) this.#deps.failures?.reported(pipeline.id)
     return { runId, status, answer }
+  }
+
+  /** The failure's row for the operator's letter, written with the run's end (none when not wanted). */
+  #failureWrite(pipeline: CompiledPipeline, runId: string, req: IncomingRequest, outcome: RunOutcome, end: Ending): Write[] {
+    const { failures } = this.#deps
+    if (end.status !== 'failed' || !pipeline.notify || !failures) return []
+    return [failures.failureWrite(failureSummary(pipeline, runId, req, outcome, outcome.error ?? end.error ?? ''))]
   }
 
   /** The answer sent on receipt; a template that fails gives the error answer instead. */
@@ -188,7 +206,7 @@ export class Executor {
       }
     }
     const step = outcome.failedStep ?? '?'
-    const error = `step '${step}': ${outcome.error ?? 'failed'}`
+    const error = stepError(outcome)
     if (!source.onError) return { status: 'failed', error, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
     try {
       scope['error'] = { step, message: outcome.error, code: outcome.errorCode }
@@ -213,6 +231,10 @@ function failureSummary(pipeline: CompiledPipeline, runId: string, req: Incoming
     upstreamStatus: response?.status,
     answer: typeof response?.body === 'string' ? answerExcerpt(response.body) : undefined,
   }
+}
+
+function stepError(outcome: RunOutcome): string {
+  return `step '${outcome.failedStep ?? '?'}': ${outcome.error ?? 'failed'}`
 }
 
 function sentAnswer(answer: Answer, mask: Masker): SentAnswer {

@@ -74,3 +74,23 @@ describe('storage faults', () => {
     expect(hr.service.db.pragma('integrity_check', { simple: true })).toBe('ok')
   })
 })
+
+describe('the journal writer thread dying', () => {
+  it('is replaced, and requests go on; after three deaths in a minute it is not, and requests get 503', async () => {
+    const hr = await keep(startHookrelay(CONFIG))
+    const { writer } = hr.service
+    for (let death = 1; death <= 3; death++) {
+      await writer.crashThread()
+      const after = await send(hr, 2)
+      expect(after.statuses).toEqual([200, 200])
+      expect(runIdsOnDisk(hr)).toEqual(expect.arrayContaining(after.kept))
+    }
+    expect(hr.logs.filter((l) => l.includes('the journal writer stopped unexpectedly; starting a new one'))).toHaveLength(3)
+    await expectHealthy(hr)
+
+    await writer.crashThread() // a fourth within the minute: something is wrong with the file or the process
+    const refused = await send(hr, 2)
+    expect(refused.statuses).toEqual([503, 503])
+    expect((await hr.call('/healthz')).status).toBe(503)
+  })
+})

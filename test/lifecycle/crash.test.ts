@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { TOKEN } from '../helpers/hookrelay.js'
 import { run, serve, type Served } from '../helpers/process.js'
-import { startSmtp } from '../helpers/smtp.js'
+import { freePort, smtpUrl, startSmtp } from '../helpers/smtp.js'
 import { json, startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
@@ -100,6 +100,46 @@ describe('a crash mid-run', () => {
     // The live server's journal shows the replay both ways.
     expect(await journal(served.address, `/${newId}`)).toMatchObject({ status: 'ok', replay_of: runs[0].id })
     expect((await journal(served.address, `/${runs[0].id}`)).replays).toEqual([newId])
+  })
+
+  it('a failure answered just before the crash still gets its letter after restart', async () => {
+    const upstream = await keep(startStub((_req, res) => json(res, 500, { error: 'CRM is down' })))
+    const port = await freePort() // no mail server yet: the letter cannot go out before the kill
+    const config = writeConfig(upstream.url, smtpUrl(port))
+
+    served = await serve(['--config', config])
+    const res = await fetch(`${served.address}/hooks/slow/slow-key-0123456789`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"a@example.com"}' })
+    expect(res.status).toBe(500)
+    const runId = res.headers.get('x-hookrelay-run')
+    await served.stop('SIGKILL') // the instant the caller has its answer
+
+    const mailbox = await keep(startSmtp(port))
+    served = await serve(['--config', config])
+    const [letter] = await mailbox.waitFor(1, 10_000)
+    expect(letter!.subject).toBe("[hookrelay] slow: run failed at step 'push'")
+    expect(letter!.text).toContain(`Run: ${runId}`)
+  })
+
+  it('SIGTERM lets the run in flight finish, answers it, and exits 0', async () => {
+    const upstream = await keep(
+      startStub(async (_req, res) => {
+        await new Promise((r) => setTimeout(r, 400))
+        json(res, 200, { ok: true })
+      }),
+    )
+    const mailbox = await keep(startSmtp())
+    const config = writeConfig(upstream.url, mailbox.url)
+    served = await serve(['--config', config])
+    const pending = fetch(`${served.address}/hooks/slow/slow-key-0123456789`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"a@example.com"}' })
+    for (let i = 0; i < 500 && upstream.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10))
+    const exited = served.stop('SIGTERM')
+    const res = await pending
+    expect(res.status).toBe(200)
+    expect(await exited).toBe(0)
+
+    served = await serve(['--config', config])
+    expect(await journal(served.address, `/${res.headers.get('x-hookrelay-run')}`)).toMatchObject({ status: 'ok' })
+    expect(mailbox.letters).toHaveLength(0)
   })
 
   it('refuses to replay a rejected run, saying why', async () => {
