@@ -3,6 +3,7 @@
  * the parsed YAML tree, not the text, so a secret holding `#`, `: ` or a newline cannot change
  * the file's structure, and line and column numbers stay true.
  */
+import type { ErrorObject } from 'ajv'
 import { isMap, isScalar, isSeq, Scalar, type Document } from 'yaml'
 import type { PathKey } from '../actions/types.js'
 
@@ -17,12 +18,17 @@ export interface EnvResult {
   /** Every value that came from the environment: never read as template source. */
   literals: string[]
   problems: EnvProblem[]
+  /**
+   * Where a whole unquoted value was one `${NAME}` (e.g. `port: ${PORT}`). The value is a
+   * string; if the schema wants a number or true/false there, the loader reads it as one.
+   */
+  wholeValues: PathKey[][]
 }
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
 
 export function substituteEnv(doc: Document, env: NodeJS.ProcessEnv): EnvResult {
-  const result: EnvResult = { secrets: [], literals: [], problems: [] }
+  const result: EnvResult = { secrets: [], literals: [], problems: [], wholeValues: [] }
   walk(doc.contents, [], env, result)
   return result
 }
@@ -50,9 +56,8 @@ function substituteScalar(node: Scalar, path: PathKey[], env: NodeJS.ProcessEnv,
     result.problems.push({ path, message: `environment variable ${name} is not set (set it, or write \${${name}:-default})` })
     return whole
   })
-  // A plain `port: ${PORT}` reads as the number it holds, as if it had been written there.
-  const whole = new RegExp(`^${REFERENCE.source}$`).test(source)
-  node.value = node.type === Scalar.PLAIN && whole ? plainValue(value) : value
+  node.value = value
+  if (node.type === Scalar.PLAIN && new RegExp(`^${REFERENCE.source}$`).test(source)) result.wholeValues.push(path)
 }
 
 /** Settings such as HOST, PORT or the journal path are not secrets; hiding them would only garble the journal. */
@@ -61,11 +66,39 @@ const PLAIN_SETTINGS = ['server', 'journal.path', 'journal.retention_days', 'not
 function maySecret(path: PathKey[], value: string): boolean {
   const dotted = path.filter((k) => typeof k === 'string').join('.')
   if (PLAIN_SETTINGS.some((p) => dotted === p || dotted.startsWith(`${p}.`))) return false
-  return !/^\d+$/.test(value)
+  return !SHORT_NUMBER.test(value)
 }
 
-function plainValue(text: string): string | number | boolean {
-  if (text === 'true' || text === 'false') return text === 'true'
-  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text)
-  return text
+/**
+ * A number of up to five digits (a port, a day count) is left readable: masking it would blot
+ * out every such number in the journal. A longer one (an account id used as a key) is masked.
+ */
+const SHORT_NUMBER = /^\d{1,5}$/
+
+/**
+ * Where validation failed only because a whole `${NAME}` value is text, reads it as the number
+ * or true/false the schema asks for. Returns true when it changed anything (validate again).
+ */
+export function typeWholeValues(errors: readonly ErrorObject[], data: unknown, wholeValues: readonly PathKey[][]): boolean {
+  const pointers = new Map(wholeValues.map((path) => [path.map((k) => `/${String(k).replace(/~/g, '~0').replace(/\//g, '~1')}`).join(''), path]))
+  let changed = false
+  for (const err of errors) {
+    const path = err.keyword === 'type' ? pointers.get(err.instancePath) : undefined
+    if (!path) continue
+    const wanted = ([] as string[]).concat(err.params['type'] as string | string[])
+    const typed = readAs(err.data, wanted)
+    if (typed === undefined) continue
+    const parent = path.slice(0, -1).reduce<any>((node, key) => node?.[key], data)
+    parent[path.at(-1)!] = typed
+    changed = true
+  }
+  return changed
+}
+
+function readAs(text: unknown, wanted: string[]): number | boolean | undefined {
+  if (typeof text !== 'string') return undefined
+  if (wanted.includes('boolean') && (text === 'true' || text === 'false')) return text === 'true'
+  if (wanted.includes('integer') && /^-?\d+$/.test(text)) return Number(text)
+  if (wanted.includes('number') && /^-?\d+(\.\d+)?$/.test(text)) return Number(text)
+  return undefined
 }

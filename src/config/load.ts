@@ -15,11 +15,10 @@ import { Mailer } from '../notify/mailer.js'
 import { compilePipelines, type CompiledPipeline } from '../pipeline/compile.js'
 import { TemplateEngine } from '../pipeline/template.js'
 import { parseDuration } from './duration.js'
-import { substituteEnv } from './env.js'
+import { substituteEnv, typeWholeValues } from './env.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
 import { DEFAULTS, type Config } from './schema.js'
 import { validateConfig } from './validator.js'
-
 
 /** Config values with defaults applied, ready for the server. */
 export interface Settings {
@@ -90,7 +89,8 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   }
 
   const problems: Problem[] = [...env.problems]
-  if (!validateConfig(data)) {
+  const valid = validateConfig(data) || (typeWholeValues(validateConfig.errors ?? [], data, env.wholeValues) && validateConfig(data))
+  if (!valid) {
     // A value whose variable is missing is reported once, as missing, not again as malformed.
     const envPaths = new Set(env.problems.map((p) => formatPath(p.path)))
     problems.push(...schemaProblems(validateConfig.errors ?? [], data, ACTION_TYPES).filter((p) => !envPaths.has(formatPath(p.path))))

@@ -195,6 +195,33 @@ pipelines:
     expect(loaded.masker.text('a key-from-env-0123 b tok#en: with yaml chars c 9090')).toBe('a *** b *** c 9090')
   })
 
+  it('reads a whole ${NAME} as a number or true/false only where the schema wants one', () => {
+    const loaded = load(
+      `server:
+  port: \${PORT}
+pipelines:
+  - id: p1
+    name: \${NAME}
+    enabled: \${ON}
+    source:
+      type: http
+      key: \${KEY}
+    actions: []
+`,
+      { PORT: '9090', NAME: '007', ON: 'false', KEY: '4815162342000' },
+    )
+    expect(loaded.settings.port).toBe(9090)
+    expect(loaded.config.pipelines[0]).toMatchObject({ name: '007', enabled: false, source: { key: '4815162342000' } })
+    // A long all-digit value is a secret like any other; a port-sized one stays readable.
+    expect(loaded.masker.text('key 4815162342000 on 9090')).toBe('key *** on 9090')
+  })
+
+  it('says what a variable held when it is not the number the key needs', () => {
+    expect(problems('server:\n  port: ${PORT}\npipelines: []\n', { PORT: 'eighty' })).toEqual([
+      "config.yaml:2:9 server.port: found 'eighty', expected a whole number",
+    ])
+  })
+
   it('never reads template syntax inside an environment value as a template', () => {
     const loaded = load(
       `pipelines:
