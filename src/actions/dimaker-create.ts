@@ -1,6 +1,7 @@
 /** `dimaker.create`: creates a certificate or diploma in DiMaker and outputs the file's link. */
 import { Type } from '@sinclair/typebox'
 import { Enum, Scalar, ScalarMap } from '../config/schema-kit.js'
+import { lookup, parsePath, type PathSegment } from '../pipeline/json-path.js'
 import { parseJsonBody } from './http-call.js'
 import { isHttpUrl } from './http-request.js'
 import { callService, compileServiceOptions, excerpt, formFields, pick, serviceProperties, serviceUrl, type Reading, type Service } from './service-call.js'
@@ -20,6 +21,9 @@ const schema = actionSchema(
     page_id: Type.Optional(Scalar),
     masks: Type.Optional(ScalarMap('Document variables: name -> mask_name, email -> mask_email, filename -> mask_filename.')),
     result: Type.Optional(Enum(['link', 'json'], 'link (default): DiMaker answers the link; json: it answers JSON carrying it.')),
+    link_path: Type.Optional(
+      Type.String({ description: 'Where a JSON answer carries the link (a json.parse path, e.g. data.file.url); by default result, link, url or file.' }),
+    ),
     extra: Type.Optional(ScalarMap('Further parameters, e.g. email_timeout_value.')),
     ...serviceProperties(DEFAULT_BASE_URL),
   },
@@ -43,6 +47,14 @@ export const dimakerCreate = defineAction({
     const options = compileServiceOptions(params, build)
     const url = serviceUrl(params.base_url ?? DEFAULT_BASE_URL, PATH)
     const result = params.result ?? 'link'
+    let service = DIMAKER
+    if (params.link_path !== undefined) {
+      try {
+        service = dimakerService([parsePath(params.link_path)])
+      } catch (err) {
+        build.problem(['link_path'], (err as Error).message)
+      }
+    }
 
     return {
       async run(ctx) {
@@ -57,24 +69,28 @@ export const dimakerCreate = defineAction({
           ...(extra.evaluate(ctx.scope) as Record<string, unknown>),
         })
         const headers = { 'content-type': 'application/x-www-form-urlencoded' }
-        return callService(DIMAKER, build.http, { method: 'POST', url, headers, body: new URLSearchParams(form).toString() }, options, ctx)
+        return callService(service, build.http, { method: 'POST', url, headers, body: new URLSearchParams(form).toString() }, options, ctx)
       },
     }
   },
 })
 
-/** Where a JSON answer may carry the link (DiMaker's answer format is not documented). */
-const LINK_KEYS = ['result', 'link', 'url', 'file']
+/** Where a JSON answer may carry the link (DiMaker's answer format is not documented); `link_path` overrides. */
+const LINK_PATHS: PathSegment[][] = [['result'], ['link'], ['url'], ['file']]
 
-const DIMAKER: Service = {
-  name: 'DiMaker',
-  read(response): Reading {
-    const text = response.body.trim()
-    if (response.status < 300 && isHttpUrl(text)) return { output: { link: text, json: null } }
-    const json = parseJsonBody(text) as Record<string, unknown> | null
-    const link = json ? LINK_KEYS.map((k) => json[k]).find((v): v is string => typeof v === 'string' && isHttpUrl(v.trim())) : undefined
-    if (response.status < 300 && link && json?.['status'] !== 'error') return { output: { link: link.trim(), json } }
-    const message = json ? (json['error'] ?? json['message'] ?? json['status']) : undefined
-    return { error: typeof message === 'string' && message !== '' ? message : `neither a link nor JSON carrying one: ${excerpt(text)}` }
-  },
+function dimakerService(linkPaths: PathSegment[][]): Service {
+  return {
+    name: 'DiMaker',
+    read(response): Reading {
+      const text = response.body.trim()
+      if (response.status < 300 && isHttpUrl(text)) return { output: { link: text, json: null } }
+      const json = parseJsonBody(text) as Record<string, unknown> | null
+      const link = json ? linkPaths.map((path) => lookup(json, path).value).find((v): v is string => typeof v === 'string' && isHttpUrl(v.trim())) : undefined
+      if (response.status < 300 && link && json?.['status'] !== 'error') return { output: { link: link.trim(), json } }
+      const message = json ? (json['error'] ?? json['message'] ?? json['status']) : undefined
+      return { error: typeof message === 'string' && message !== '' ? message : `neither a link nor JSON carrying one: ${excerpt(text)}` }
+    },
+  }
 }
+
+const DIMAKER = dimakerService(LINK_PATHS)

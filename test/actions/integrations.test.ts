@@ -8,6 +8,7 @@ import { closeAfterEach } from '../helpers/cleanup.js'
 import { BIZON, DIMAKER, GETCOURSE, startBizon, startDimaker, startGetcourse } from '../helpers/doubles.js'
 import { startHookrelay, type TestService } from '../helpers/hookrelay.js'
 import { startSmtp } from '../helpers/smtp.js'
+import { json, startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
 
@@ -92,6 +93,16 @@ describe('dimaker.create', () => {
     const link = await res.text()
     expect(link).toMatch(/^https:\/\/dimaker\.app\/d\/[0-9a-f-]{36}\.pdf$/)
     expect(JSON.parse(run.steps[0].response.body)).toEqual({ status: 'success', result: link })
+  })
+
+  it('finds the link where link_path says, in an answer shaped otherwise', async () => {
+    const link = 'https://dimaker.app/d/nested-0001.pdf'
+    const dimaker = await keep(startStub((_req, res) => json(res, 200, { status: 'success', data: { files: [{ url: link }] } })))
+    const config = `${action(dimaker.url, 'json')}\n  link_path: data.files[0].url`
+    const { res } = await runOnce(config, { DIMAKER_TOKEN: DIMAKER.secure }, '{{ steps.cert.link }}')
+    expect(await res.text()).toBe(link)
+    const without = await runOnce(action(dimaker.url, 'json'), { DIMAKER_TOKEN: DIMAKER.secure })
+    expect(without.run.steps[0].error).toBe('DiMaker answered 200: success')
   })
 })
 
