@@ -30,7 +30,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json config.example.yaml ./
 COPY migrations ./migrations
 COPY bin ./bin
-RUN mkdir -p /data && chown node:node /data
+# A config that leaves journal.path at its default (./data/hookrelay.db) lands in the volume too.
+RUN mkdir -p /data && chown node:node /data && ln -s /data /app/data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080
