@@ -126,6 +126,9 @@ describe('http-request-to-bizon365', () => {
     const body = (await res.json()) as { ok: boolean; webinar: string }
     expect(body.ok).toBe(true)
     expect(body.webinar).toMatch(/^https:\/\/online\.bizon365\.ru\/click\/[0-9a-f]{24}$/)
+    expect(bizon.requests).toHaveLength(1)
+    expect(bizon.requests[0]).toMatchObject({ method: 'POST', path: '/api/v1/webinars/subpages/addSubscriber' })
+    expect(bizon.requests[0]!.headers['x-token']).toBe(BIZON.token)
     expect(params(bizon.requests[0]!)).toEqual({
       pageId: '123456:my-webinar',
       email: 'alex@example.com',

@@ -44,7 +44,7 @@ pipelines:
         fields:
           first_name: '["firstName"]'
           code: { path: '["appealType"]["Code"]', on_missing: abort }
-          second_q: { path: 'raw[1].q', on_missing: abort }
+          second_q: { path: '["raw"][1]["q"]', on_missing: abort }
           missing: { path: '["nope"]["x"]', on_missing: empty }
       - id: crm
         type: http.request

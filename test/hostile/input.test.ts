@@ -40,6 +40,8 @@ async function rejected(res: Response, status: number, code: string) {
   return { body, run }
 }
 
+const runIdOf = (res: { head: string }) => /^x-hookrelay-run: (\S+)$/im.exec(res.head)?.[1]
+
 describe('bodies', () => {
   it('truncated JSON: 400, kept as rejected with the raw bytes', async () => {
     const { run } = await rejected(await post('{"email": "a@b.ru", "name": "Ив', 'application/json'), 400, 'HR_BAD_JSON')
@@ -72,13 +74,22 @@ describe('bodies', () => {
       const res = await rawRequest(hr, request('POST', ECHO, { 'Content-Type': type }, '{"email":"a@b.ru"}'))
       expect(res.status).toBe(200)
       expect(JSON.parse(res.body)).toMatchObject({ in: { email: 'a@b.ru' } })
+      const run = await hr.journal(`/${runIdOf(res)}`)
+      expect(run).toMatchObject({ status: 'ok', request: { raw: '{"email":"a@b.ru"}', headers: { 'content-type': type.trim() } } })
     },
   )
 
-  it.each(['application/json garbage', 'application/jsonx', 'json'])('content type %j is not JSON: 415', async (type) => {
+  // A well-formed media type hookrelay does not read keeps its bytes; one that is not a media
+  // type at all is refused by the HTTP layer before the body is read, so only the refusal is kept.
+  it.each([
+    ['application/jsonx', '{"email":"a@b.ru"}'],
+    ['application/json garbage', ''],
+    ['json', ''],
+  ])('content type %j is not JSON: 415, kept as rejected', async (type, kept) => {
     const res = await rawRequest(hr, request('POST', ECHO, { 'Content-Type': type }, '{"email":"a@b.ru"}'))
     expect(res.status).toBe(415)
     expect(JSON.parse(res.body)).toMatchObject({ code: 'HR_UNSUPPORTED_MEDIA_TYPE' })
+    expect(await hr.journal(`/${runIdOf(res)}`)).toMatchObject({ status: 'rejected', request: { raw: kept, headers: { 'content-type': type } } })
   })
 
   it('a body over body_limit with Content-Length: 413, kept as rejected', async () => {
@@ -90,7 +101,10 @@ describe('bodies', () => {
     const chunks = Array.from({ length: 5 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('')
     const res = await rawRequest(hr, `POST ${ECHO} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunks}0\r\n\r\n`)
     expect(res.status).toBe(413)
-    expect(JSON.parse(res.body)).toMatchObject({ code: 'HR_BODY_TOO_LARGE', error: 'request body is larger than the limit of 4194304 bytes' })
+    const body = JSON.parse(res.body) as { code: string; error: string; run_id: string }
+    expect(body).toMatchObject({ code: 'HR_BODY_TOO_LARGE', error: 'request body is larger than the limit of 4194304 bytes' })
+    // Kept as rejected, without the body: a too-large body is not stored.
+    expect(await hr.journal(`/${body.run_id}`)).toMatchObject({ status: 'rejected', error: body.error, request: { raw: '' } })
   })
 
   it('20,000 levels of nesting: 400 before parsing', async () => {

@@ -79,6 +79,7 @@ pipelines:
     const res = await hr.call('/hooks/literal/literal-key-0123456789', postJson({ path: 'contacts' }))
     expect(res.status).toBe(200)
     expect(stub.requests[0]!.path).toBe('/contacts')
+    await expectHealthy(hr)
   })
 
   it.each([
