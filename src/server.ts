@@ -1,5 +1,5 @@
 /** buildServer: the Fastify app with its routes, not listening. Everything it uses is passed in. */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { clientErrorHandler, MAX_HEADER_BYTES } from './http/client-errors.js'
 import type { Logger } from 'pino'
 import type { Settings } from './config/load.js'
@@ -55,7 +55,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     trustProxy: settings.trustProxy.length > 0 ? settings.trustProxy : false,
     return503OnClosing: true,
     // One line per request, not Fastify's two: runs log "run finished", the rest is logged below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Passed to http.createServer: strict parsing, bounded headers, deadlines checked every second.
     http: {
       insecureHTTPParser: false,

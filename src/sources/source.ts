@@ -20,7 +20,6 @@ export interface CompiledSource {
   onError: CompiledAnswer | undefined
   /** Compares a URL key in constant time. */
   keyMatches(given: string | undefined): boolean
-  readonly hasKey: boolean
   /** `in.*` for a request, and warnings about it for the journal. */
   readFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] }
 }
@@ -42,7 +41,6 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
     answer: compileAnswer(config.response, 200, respond === 'on_receipt' ? build.withoutSteps(['response']) : build.at(['response'])),
     onError: config.on_error ? compileAnswer(config.on_error, 500, build.at(['on_error'], ERROR_NAMES)) : undefined,
     keyMatches: keyMatcher(config.key),
-    hasKey: config.key !== undefined,
     readFields: isGetcourse(config.type) ? readGetcourseFields : (req) => ({ fields: inFields(req), warnings: [] }),
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The webhook routes, `/hooks/<id>` and `/hooks/<id>/<key>`. Before the body is read: the
- * pipeline and key are checked (unknown and wrong both get the same uncounted-as-run 404),
+ * pipeline and key are checked (unknown and wrong both get the same 404, counted, never journaled),
  * CORS preflights are answered and methods filtered. Then: snapshot -> executor -> reply.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
