@@ -12,11 +12,12 @@
  * run, printed and written to bench/RESULTS.md with the machine they came from.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
+import { build } from 'esbuild'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
@@ -66,14 +67,15 @@ interface Run {
 const children: ChildProcess[] = []
 
 async function main(): Promise<void> {
-  log(`building dist/ ...`)
+  log(`building dist/ and the bench servers ...`)
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' })
+  const servers = await bundleServers()
   const dir = mkdtempSync(join(tmpdir(), 'hookrelay-bench-'))
   try {
-    const target = await startTs('target', 'bench/servers/target.ts')
+    const target = await startServer('target', servers)
     const targetUrl = `http://127.0.0.1:${target.port}`
-    const bare = await startTs('fastify', 'bench/servers/fastify-bare.ts')
-    const forward = await startTs('forward', 'bench/servers/fastify-forward.ts', [`${targetUrl}/`])
+    const bare = await startServer('fastify-bare', servers)
+    const forward = await startServer('fastify-forward', servers, [`${targetUrl}/`])
     const config = writeConfig(dir, targetUrl)
     const coldStarts = await measureColdStarts(dir, targetUrl)
     const hookrelay = await startHookrelay(config)
@@ -114,16 +116,39 @@ async function main(): Promise<void> {
   } finally {
     for (const child of children) child.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
+    rmSync(servers, { recursive: true, force: true })
   }
+}
+
+/**
+ * Bundles bench/servers/*.ts like dist/ (esbuild, one file each), so that every system runs as
+ * plain node without a TypeScript loader and their memory compares fairly with hookrelay's.
+ * Inside node_modules/.cache, so that their external imports resolve.
+ */
+async function bundleServers(): Promise<string> {
+  mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true })
+  const out = mkdtempSync(join(ROOT, 'node_modules/.cache/hookrelay-bench-'))
+  await build({
+    entryPoints: ['target', 'fastify-bare', 'fastify-forward'].map((name) => join(ROOT, `bench/servers/${name}.ts`)),
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    packages: 'external',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'warning',
+  })
+  return out
 }
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`)
 }
 
-/** Starts a bench server written in TypeScript; it prints {"port"} when listening. */
-function startTs(name: string, file: string, args: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, file), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+/** Starts a bundled bench server; it prints {"port"} when listening. */
+function startServer(name: string, dir: string, args: string[] = []): Promise<Server> {
+  const child = spawn(process.execPath, [join(dir, `${name}.mjs`), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve({ name, child, port: (JSON.parse(d.toString()) as { port: number }).port }))
@@ -264,7 +289,7 @@ function summarize(
   }
   const worst = (system: string, key: keyof Run) => Math.max(...runs.filter((r) => r.system === system).map((r) => r[key] as number))
   const total = (system: string, key: keyof Run) => runs.filter((r) => r.system === system).reduce((s, r) => s + (r[key] as number), 0)
-  const rssOf = (system: string) => rss.get(system.startsWith('hookrelay') ? 'hookrelay' : system.startsWith('fastify (bare)') ? 'fastify' : 'forward') ?? 0
+  const rssOf = (system: string) => rss.get(system.startsWith('hookrelay') ? 'hookrelay' : system.startsWith('fastify (bare)') ? 'fastify-bare' : 'fastify-forward') ?? 0
 
   const table = systems.map(
     (s) =>
@@ -305,6 +330,8 @@ The machine is shared and noisy: compare the ratios, not the absolute numbers.
 |---|---|---|---|---|---|---|
 ${table.join('\n')}
 
+The upstream target (a bare \`node:http\` server, for the relay and chain systems) peaked at ${(rss.get('target') ?? 0).toFixed(0)} MB.
+
 ## Targets
 
 | target | measured | |
@@ -315,7 +342,7 @@ ${table.join('\n')}
 | p99 ≤ 20 ms at 50 connections (hookrelay, worst round) | ${p99} ms | ${check(p99 <= 20)} |
 | zero errors and non-2xx (hookrelay) | ${errors} | ${check(errors === 0)} |
 | journal rows = requests answered 2xx | see below | ${check(rowsOk)} |
-| hookrelay peak RSS ≤ 150 MB | ${rssOf('hookrelay intake').toFixed(0)} MB | ${check(rssOf('hookrelay intake') <= 150)} |
+| hookrelay peak RSS ≤ 150 MB | ${rssOf('hookrelay intake').toFixed(0)} MB (${(rssOf('hookrelay intake') / rssOf('fastify (bare)')).toFixed(2)} × bare Fastify's ${rssOf('fastify (bare)').toFixed(0)} MB) | ${check(rssOf('hookrelay intake') <= 150)} |
 | cold start to /healthz ≤ 1 s (median of 3) | ${cold.toFixed(0)} ms (${coldStarts.map((t) => t.toFixed(0)).join(', ')}) | ${check(cold <= 1000)} |
 
 ## Journal rows vs requests (warm-up included)
