@@ -49,6 +49,8 @@ export class Notifier implements FailureReports {
   readonly #options: Required<NotifierOptions>
   /** Pipelines whose letter is being written, or waits for its interval (or for the journal). */
   readonly #waiting = new Map<string, NodeJS.Timeout | 'writing'>()
+  /** Letters the SMTP server took whose sending the journal has not recorded yet: not sent again. */
+  readonly #unrecorded = new Set<number>()
   #sendTimer: NodeJS.Timeout | undefined
   #sending: Promise<void> | undefined
   #started = false
@@ -99,25 +101,24 @@ export class Notifier implements FailureReports {
   /** Writes a letter for `pipeline` now, or sets a timer for when its interval ends. */
   #compose(pipeline: string): void {
     if (this.#closed || this.#waiting.has(pipeline)) return
-    let failures: FailureSummary[]
-    let wait: number
+    let writes: Write[]
     try {
-      failures = this.#store.failuresOf(pipeline)
+      const failures = this.#store.failuresOf(pipeline)
+      if (failures.length === 0) return
       const last = this.#store.lastLetterAt(pipeline)
-      wait = last ? last.getTime() + this.#options.minIntervalMs - Date.now() : 0
+      const wait = last ? last.getTime() + this.#options.minIntervalMs - Date.now() : 0
+      if (wait > 0) return this.#later(pipeline, wait)
+      const letter = composeLetter(failures, this.#options.letter)
+      writes = letterWrites.addLetter(pipeline, failures.map((f) => f.runId), letter, new Date())
     } catch (err) {
       this.#log.error({ err, pipeline }, 'failure letter could not be composed; will retry')
       return this.#later(pipeline, this.#options.retryBaseMs)
     }
-    if (failures.length === 0) return
-    if (wait > 0) return this.#later(pipeline, wait)
 
     // The letter and the removal of what it reports commit together; until then no second
     // letter is composed for this pipeline, so none reports the same failures twice.
     this.#waiting.set(pipeline, 'writing')
-    const letter = composeLetter(failures, this.#options.letter)
-    const runIds = failures.map((f) => f.runId)
-    this.#writer.write(...letterWrites.addLetter(pipeline, runIds, letter, new Date())).then(
+    this.#writer.write(...writes).then(
       () => {
         this.#waiting.delete(pipeline)
         this.#kick()
@@ -161,10 +162,16 @@ export class Notifier implements FailureReports {
   /** Sends each due letter and records how it went; stops at the first error of the journal. */
   async #sendDue(): Promise<void> {
     for (let letter = this.#store.nextDue(new Date()); letter; letter = this.#store.nextDue(new Date())) {
+      if (this.#unrecorded.has(letter.id)) {
+        await this.#writer.write(letterWrites.markSent(letter.id, new Date()))
+        this.#unrecorded.delete(letter.id)
+        continue
+      }
       let outcome: Write
       let sent = true
       try {
         await this.#mailer.send({ to: this.#options.to, subject: letter.subject, text: this.#masker.text(letter.body) }, this.#options.sendTimeoutMs)
+        this.#unrecorded.add(letter.id)
         outcome = letterWrites.markSent(letter.id, new Date())
         this.#log.info({ letter: letter.id, pipeline: letter.pipeline }, 'failure letter sent')
       } catch (err) {
@@ -173,8 +180,10 @@ export class Notifier implements FailureReports {
         outcome = letterWrites.markFailed(letter.id, this.#masker.message(err), new Date(Date.now() + delay))
         this.#log.warn({ letter: letter.id, pipeline: letter.pipeline, err: this.#masker.message(err), retryInMs: Math.round(delay) }, 'failure letter not sent; will retry')
       }
-      // If this write fails after a letter went out, the letter is sent again on the next pass.
+      // If this write fails after a letter went out, the next pass only records it; only a
+      // restart before that would send it again.
       await this.#writer.write(outcome)
+      this.#unrecorded.delete(letter.id)
       if (!sent && this.#closed) return
     }
   }

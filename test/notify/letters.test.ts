@@ -3,6 +3,7 @@
  * under a burst, SMTP down or hanging while runs go on, and letters that survive a restart.
  */
 import { createServer, type Server, type Socket } from 'node:net'
+import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { postJson, startHookrelay, type TestService } from '../helpers/hookrelay.js'
@@ -110,6 +111,29 @@ describe('SMTP trouble', () => {
     const mailbox = await keep(startSmtp(port))
     const [letter] = await mailbox.waitFor(1, 8000)
     expect(letter!.text).toContain(`Run: ${a.headers.get('x-hookrelay-run')}`)
+  })
+
+  it('sends a letter once while the journal cannot record it, and records it when the journal is back', async () => {
+    const upstream = await keep(startStub((_req, res) => json(res, 400, { no: 1 })))
+    const port = await freePort()
+    const hr = await keep(startHookrelay(config(upstream.url, smtpUrl(port)), { env: { CRM_TOKEN } }))
+    await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'a@example.com' }))
+    await waitForLog(hr, 'failure letter not sent; will retry') // in the outbox, SMTP down
+
+    const other = new Database(hr.dbPath)
+    other.exec('BEGIN IMMEDIATE') // another process holds the write lock: nothing can be recorded
+    const mailbox = await keep(startSmtp(port))
+    await mailbox.waitFor(1, 8000)
+    await waitForLog(hr, 'failure letters could not be sent or recorded; will retry')
+    await new Promise((r) => setTimeout(r, 1500)) // more retry passes while the lock is held
+    expect(mailbox.letters).toHaveLength(1) // taken once, never sent again
+    other.exec('ROLLBACK')
+    other.close()
+
+    const sentAt = () => hr.service.db.prepare('SELECT sent_at FROM letters').pluck().get()
+    for (let i = 0; i < 100 && !sentAt(); i++) await new Promise((r) => setTimeout(r, 50))
+    expect(sentAt()).toEqual(expect.any(String))
+    expect(mailbox.letters).toHaveLength(1)
   })
 
   it('keeps runs fast while SMTP hangs', async () => {
