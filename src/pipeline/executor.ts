@@ -3,6 +3,7 @@
  * run the actions, render the answer, and record the outcome. The webhook route and replay
  * both come through here.
  */
+import { setMaxListeners } from 'node:events'
 import type { Log } from '../log.js'
 import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
@@ -54,6 +55,9 @@ export class Executor {
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps
+    // Every call in flight listens for the stop and stops listening when it ends: under load
+    // that is many listeners at once, and no leak (0: no limit, no false warning in the log).
+    setMaxListeners(0, this.#abort.signal)
   }
 
   /**

@@ -141,6 +141,39 @@ pipelines:
   })
 })
 
+describe('many calls at once', () => {
+  it('runs 30 upstream calls side by side, journals each, and warns of no listener leak', async () => {
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`)
+    process.on('warning', onWarning)
+    try {
+      // The upstream holds every answer until all 30 calls are in flight (or 5 s passed).
+      const held: Array<() => void> = []
+      const releaseAll = () => held.splice(0).forEach((release) => release())
+      const timer = setTimeout(releaseAll, 5000)
+      stub = await startStub((_req, res, n) => {
+        held.push(() => json(res, 200, { n }))
+        if (n === 30) releaseAll()
+      })
+      hr = await startHookrelay(`
+pipelines:
+  - id: p
+    source: { type: http, key: p-key-0123456789 }
+    actions:
+      - { id: call, type: http.request, url: "${stub.url}/x" }
+`)
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => hr!.call('/hooks/p/p-key-0123456789', postJson({ i }))))
+      clearTimeout(timer)
+      expect(answers.map((r) => r.status)).toEqual(Array(30).fill(200))
+      const { runs } = (await hr.journal('?limit=100')) as { runs: Array<{ status: string }> }
+      expect(runs.map((r) => r.status)).toEqual(Array(30).fill('ok'))
+      expect(warnings).toEqual([])
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+})
+
 describe('source answers and refusals', () => {
   const config = `
 pipelines:
