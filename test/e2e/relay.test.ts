@@ -118,6 +118,15 @@ pipelines:
   })
 })
 
+/** A pipeline `p` whose one action calls `upstream`/x. */
+const oneCall = (upstream: string) => `
+pipelines:
+  - id: p
+    source: { type: http, key: p-key-0123456789 }
+    actions:
+      - { id: call, type: http.request, url: "${upstream}/x" }
+`
+
 describe('durability order', () => {
   it('has the run row on disk before the first action calls out', async () => {
     let seen: unknown
@@ -128,13 +137,7 @@ describe('durability order', () => {
       db.close()
       json(res, 200, {})
     })
-    hr = await startHookrelay(`
-pipelines:
-  - id: p
-    source: { type: http, key: p-key-0123456789 }
-    actions:
-      - { id: call, type: http.request, url: "${stub.url}/x" }
-`)
+    hr = await startHookrelay(oneCall(stub.url))
     const res = await hr.call('/hooks/p/p-key-0123456789', postJson({ email: 'a@b.ru' }))
     expect(res.status).toBe(200)
     expect(seen).toEqual([{ pipeline: 'p', status: 'running', request: expect.stringContaining('a@b.ru') }])
@@ -155,13 +158,7 @@ describe('many calls at once', () => {
         held.push(() => json(res, 200, { n }))
         if (n === 30) releaseAll()
       })
-      hr = await startHookrelay(`
-pipelines:
-  - id: p
-    source: { type: http, key: p-key-0123456789 }
-    actions:
-      - { id: call, type: http.request, url: "${stub.url}/x" }
-`)
+      hr = await startHookrelay(oneCall(stub.url))
       const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => hr!.call('/hooks/p/p-key-0123456789', postJson({ i }))))
       clearTimeout(timer)
       expect(answers.map((r) => r.status)).toEqual(Array(30).fill(200))
