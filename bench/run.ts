@@ -62,6 +62,9 @@ interface Run {
   non2xx: number
   ok: number
   sent: number
+  /** CPU time the server spent per request answered: all its threads, and its main (event-loop) thread. */
+  cpuUs: number
+  mainCpuUs: number
 }
 
 const children: ChildProcess[] = []
@@ -80,12 +83,12 @@ async function main(): Promise<void> {
     const coldStarts = await measureColdStarts(dir, targetUrl)
     const hookrelay = await startHookrelay(config)
 
-    const systems: Array<[string, string]> = [
-      ['fastify (bare)', `http://127.0.0.1:${bare.port}/`],
-      ['hookrelay intake', `http://127.0.0.1:${hookrelay.port}/hooks/intake/intake-key-0123456789`],
-      ['fastify+undici forward', `http://127.0.0.1:${forward.port}/`],
-      ['hookrelay relay', `http://127.0.0.1:${hookrelay.port}/hooks/relay/relay-key-0123456789`],
-      ['hookrelay chain', `http://127.0.0.1:${hookrelay.port}/hooks/chain/chain-key-0123456789`],
+    const systems: Array<[string, string, Server]> = [
+      ['fastify (bare)', `http://127.0.0.1:${bare.port}/`, bare],
+      ['hookrelay intake', `http://127.0.0.1:${hookrelay.port}/hooks/intake/intake-key-0123456789`, hookrelay],
+      ['fastify+undici forward', `http://127.0.0.1:${forward.port}/`, forward],
+      ['hookrelay relay', `http://127.0.0.1:${hookrelay.port}/hooks/relay/relay-key-0123456789`, hookrelay],
+      ['hookrelay chain', `http://127.0.0.1:${hookrelay.port}/hooks/chain/chain-key-0123456789`, hookrelay],
     ]
     const answered = new Map<string, number>()
     const sent = new Map<string, number>()
@@ -94,15 +97,15 @@ async function main(): Promise<void> {
       sent.set(system, (sent.get(system) ?? 0) + r.sent)
     }
     log('warming up ...')
-    for (const [system, url] of systems) count(system, await load(url, 2))
+    for (const [system, url, server] of systems) count(system, await load(url, 2, server))
 
     const runs: Run[] = []
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const [system, url] of systems) {
-        const r = await load(url, DURATION)
+      for (const [system, url, server] of systems) {
+        const r = await load(url, DURATION, server)
         runs.push({ system, round, ...r })
         count(system, r)
-        log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}`)
+        log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${r.cpuUs.toFixed(0)} µs/req (main thread ${r.mainCpuUs.toFixed(0)})`)
       }
     }
 
@@ -238,7 +241,9 @@ async function measureColdStarts(dir: string, target: string): Promise<number[]>
   return times.sort((a, b) => a - b)
 }
 
-async function load(url: string, seconds: number): Promise<Omit<Run, 'system' | 'round'>> {
+async function load(url: string, seconds: number, server: Server): Promise<Omit<Run, 'system' | 'round'>> {
+  const pid = server.child.pid!
+  const before = { all: cpuTicks(`/proc/${pid}/stat`), main: cpuTicks(`/proc/${pid}/task/${pid}/stat`) }
   const result = await autocannon({
     url,
     method: 'POST',
@@ -255,7 +260,20 @@ async function load(url: string, seconds: number): Promise<Omit<Run, 'system' | 
     non2xx: result.non2xx,
     ok: result['2xx'],
     sent: result.requests.sent,
+    cpuUs: ticksToUs(cpuTicks(`/proc/${pid}/stat`) - before.all, result['2xx']),
+    mainCpuUs: ticksToUs(cpuTicks(`/proc/${pid}/task/${pid}/stat`) - before.main, result['2xx']),
   }
+}
+
+/** User + system CPU time of a process or thread, in clock ticks (utime and stime of /proc stat). */
+function cpuTicks(statPath: string): number {
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ')
+  return Number(fields[11]) + Number(fields[12])
+}
+
+/** Ticks are 1/100 s on Linux (USER_HZ); per request, in µs. */
+function ticksToUs(ticks: number, requests: number): number {
+  return requests > 0 ? (ticks * 10_000) / requests : 0
 }
 
 /** Peak resident memory (VmHWM) of a process, in MB. */
@@ -293,7 +311,7 @@ function summarize(
 
   const table = systems.map(
     (s) =>
-      `| ${s} | ${mean(s, 'rps').toFixed(0)} | ${mean(s, 'p50').toFixed(1)} | ${worst(s, 'p99')} | ${total(s, 'errors')} | ${total(s, 'non2xx')} | ${rssOf(s).toFixed(0)} |`,
+      `| ${s} | ${mean(s, 'rps').toFixed(0)} | ${mean(s, 'p50').toFixed(1)} | ${worst(s, 'p99')} | ${total(s, 'errors')} | ${total(s, 'non2xx')} | ${rssOf(s).toFixed(0)} | ${mean(s, 'cpuUs').toFixed(0)} | ${mean(s, 'mainCpuUs').toFixed(0)} |`,
   )
   const ratio = (a: string, b: string) => mean(a, 'rps') / mean(b, 'rps')
   const intake = ratio('hookrelay intake', 'fastify (bare)')
@@ -326,11 +344,14 @@ bench process. hookrelay runs as the production image runs it (the \`dist/\` bun
 Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${process.version}.
 The machine is shared and noisy: compare the ratios, not the absolute numbers.
 
-| system | req/s (mean) | p50 ms (mean) | p99 ms (worst) | errors | non-2xx | peak RSS MB |
-|---|---|---|---|---|---|---|
+| system | req/s (mean) | p50 ms (mean) | p99 ms (worst) | errors | non-2xx | peak RSS MB | CPU µs/req (all threads) | CPU µs/req (main thread) |
+|---|---|---|---|---|---|---|---|---|
 ${table.join('\n')}
 
 The upstream target (a bare \`node:http\` server, for the relay and chain systems) peaked at ${(rss.get('target') ?? 0).toFixed(0)} MB.
+CPU per request is each server's user + system time from \`/proc\` over the load, divided by the
+requests answered 2xx; the main thread is the event loop (for hookrelay the rest is its journal
+writer thread and V8's helper threads).
 
 ## Targets
 
