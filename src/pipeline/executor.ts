@@ -26,6 +26,12 @@ export interface RunResult {
   answer: Answer
 }
 
+/** The answer sent on receipt, and the error that replaced it when its template failed. */
+interface EarlyAnswer {
+  answer: Answer
+  error?: string
+}
+
 /** How a run ends: its status, its error, and the answer the caller gets. */
 interface Ending {
   status: 'ok' | 'failed'
@@ -111,14 +117,12 @@ export class Executor {
 
     await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running' }))
     const early = pipeline.source.respond === 'on_receipt' ? this.#earlyAnswer(pipeline, scope, runId, mask) : undefined
-    if (early) options.respondEarly?.({ runId, status: 'running', answer: early })
+    if (early) options.respondEarly?.({ runId, status: 'running', answer: early.answer })
 
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
     // On receipt the caller has its answer already: the response is not rendered again.
-    const end: Ending = early
-      ? { status: outcome.status === 'ok' ? 'ok' : 'failed', error: outcome.status === 'ok' ? undefined : stepError(outcome), answer: early }
-      : this.#answer(pipeline, outcome, scope, runId, mask)
+    const end: Ending = early ? afterEarlyAnswer(outcome, early) : this.#answer(pipeline, outcome, scope, runId, mask)
 
     const durationMs = Date.now() - started
     const failure = this.#failureWrite(pipeline, runId, req, outcome, end)
@@ -148,12 +152,13 @@ export class Executor {
     return [failures.failureWrite(failureSummary(pipeline, runId, req, outcome, outcome.error ?? end.error ?? ''))]
   }
 
-  /** The answer sent on receipt; a template that fails gives the error answer instead. */
-  #earlyAnswer(pipeline: CompiledPipeline, scope: Scope, runId: string, mask: Masker): Answer {
+  /** The answer sent on receipt; a template that fails gives the error answer, and its error. */
+  #earlyAnswer(pipeline: CompiledPipeline, scope: Scope, runId: string, mask: Masker): EarlyAnswer {
     try {
-      return pipeline.source.answer.render(scope)
+      return { answer: pipeline.source.answer.render(scope) }
     } catch (err) {
-      return errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [mask.message(err)]), runId)
+      const message = mask.message(err)
+      return { answer: errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId), error: `response: ${message}` }
     }
   }
 
@@ -219,6 +224,12 @@ export class Executor {
       return { status: 'failed', error: `${error}; on_error: ${mask.message(err)}`, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
     }
   }
+}
+
+/** How a run answered on receipt ends: failed when a step failed or the answer could not be rendered. */
+function afterEarlyAnswer(outcome: RunOutcome, early: EarlyAnswer): Ending {
+  const errors = [outcome.status === 'ok' ? undefined : stepError(outcome), early.error].filter((e) => e !== undefined)
+  return { status: errors.length === 0 ? 'ok' : 'failed', error: errors.length === 0 ? undefined : errors.join('; '), answer: early.answer }
 }
 
 function failureSummary(pipeline: CompiledPipeline, runId: string, req: IncomingRequest, outcome: RunOutcome, error: string): FailureSummary {

@@ -71,6 +71,32 @@ pipelines:
     expect(up.stub.requests[0]!.body).toBe('name=%D0%98%D0%B2%D0%B0%D0%BD')
   })
 
+  it('ends the run failed when the answer on receipt cannot be rendered, though its actions succeed', async () => {
+    const up = await keep(startStub())
+    const hr = await keep(
+      startHookrelay(`
+pipelines:
+  - id: tilda
+    source: { type: http, key: tilda-key-0123456789, respond: on_receipt, response: { body: "ok {{ in.missing }}" } }
+    actions:
+      - { id: push, type: http.request, url: "${up.url}/x" }
+`),
+    )
+    const res = await hr.call('/hooks/tilda/tilda-key-0123456789', postJson({ name: 'Иван' }))
+    const runId = res.headers.get('x-hookrelay-run')
+    expect(res.status).toBe(500)
+    expect(await res.json()).toMatchObject({ code: 'HR_RESPONSE_FAILED', error: expect.stringContaining("missing name 'in.missing'") })
+    let run: any
+    for (let i = 0; i < 200; i++) {
+      run = await hr.journal(`/${runId}`)
+      if (run.status !== 'running') break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(up.requests).toHaveLength(1) // the actions still ran
+    expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/^response: .*in\.missing/), response: { status: 500 } })
+    expect(run.steps).toMatchObject([{ id: 'push', status: 'ok' }])
+  })
+
   it('refuses on_error and steps in the response at load, since the answer goes first', async () => {
     const failed = startHookrelay(`
 pipelines:
