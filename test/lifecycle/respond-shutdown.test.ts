@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { closeAfterEach } from '../helpers/cleanup.js'
-import { postJson, startHookrelay } from '../helpers/hookrelay.js'
+import { postJson, startHookrelay, type TestService } from '../helpers/hookrelay.js'
 import { json, startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
@@ -22,6 +22,17 @@ async function heldUpstream() {
     expect(stub.requests.length).toBeGreaterThan(0)
   }
   return { stub, release, arrived }
+}
+
+/** The run once it is no longer `running` (polled for up to 4 s). */
+async function ended(hr: TestService, runId: string): Promise<any> {
+  let run: any
+  for (let i = 0; i < 200; i++) {
+    run = await hr.journal(`/${runId}`)
+    if (run.status !== 'running') break
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  return run
 }
 
 const waiting = (upstream: string, grace = '3s') => `
@@ -61,12 +72,7 @@ pipelines:
     expect((await hr.journal(`/${runId}`)).status).toBe('running') // answered while the upstream still holds
 
     up.release()
-    let run: any
-    for (let i = 0; i < 200; i++) {
-      run = await hr.journal(`/${runId}`)
-      if (run.status !== 'running') break
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    const run = await ended(hr, runId!)
     expect(run).toMatchObject({ status: 'ok', response: { status: 200, body: `ok ${runId}` } })
     expect(up.stub.requests[0]!.body).toBe('name=%D0%98%D0%B2%D0%B0%D0%BD')
   })
@@ -86,12 +92,7 @@ pipelines:
     const runId = res.headers.get('x-hookrelay-run')
     expect(res.status).toBe(500)
     expect(await res.json()).toMatchObject({ code: 'HR_RESPONSE_FAILED', error: expect.stringContaining("missing name 'in.missing'") })
-    let run: any
-    for (let i = 0; i < 200; i++) {
-      run = await hr.journal(`/${runId}`)
-      if (run.status !== 'running') break
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    const run = await ended(hr, runId!)
     expect(up.requests).toHaveLength(1) // the actions still ran
     expect(run).toMatchObject({ status: 'failed', error: expect.stringMatching(/^response: .*in\.missing/), response: { status: 500 } })
     expect(run.steps).toMatchObject([{ id: 'push', status: 'ok' }])
