@@ -74,7 +74,7 @@ export class Masker {
     if (depth > MAX_DEPTH) return MASK as T
     if (Array.isArray(value)) return value.map((v) => this.value(v, depth + 1)) as T
     const out: Record<string, unknown> = Object.create(null) // a '__proto__' key stays a plain key
-    for (const [k, v] of Object.entries(value)) out[k] = isSecretName(k) ? maskAll(v) : this.value(v, depth + 1)
+    for (const [k, v] of Object.entries(value)) out[k] = isSecretName(k) ? maskAll(v, depth + 1) : this.value(v, depth + 1)
     return out as T
   }
 
@@ -84,10 +84,18 @@ export class Masker {
   }
 }
 
-/** Everything under a secret-named field: a value, or each value of a list (`?token=a&token=b`). */
-function maskAll(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskAll)
-  return value === null || value === '' || typeof value === 'object' ? value : MASK
+/**
+ * Everything under a secret-named field: a value, each value of a list (`?token=a&token=b`),
+ * every value inside an object (`auth: { user, password }`); the shape stays readable.
+ */
+function maskAll(value: unknown, depth: number): unknown {
+  if (value === null || value === '') return value
+  if (typeof value !== 'object') return MASK
+  if (depth > MAX_DEPTH) return MASK
+  if (Array.isArray(value)) return value.map((v) => maskAll(v, depth + 1))
+  const out: Record<string, unknown> = Object.create(null)
+  for (const [k, v] of Object.entries(value)) out[k] = maskAll(v, depth + 1)
+  return out
 }
 
 /**
@@ -101,10 +109,14 @@ export function learnSecrets(mask: Masker, value: unknown, depth = 0): void {
       learnSecrets(mask, v, depth + 1)
       continue
     }
-    for (const item of Array.isArray(v) ? v : [v]) {
-      if (typeof item === 'string' || typeof item === 'number') mask.add(String(item))
-    }
+    learnAll(mask, v, depth + 1)
   }
+}
+
+/** Every string or number under a secret-named field, at any depth, is a secret. */
+function learnAll(mask: Masker, value: unknown, depth: number): void {
+  if (typeof value === 'string' || typeof value === 'number') mask.add(String(value))
+  else if (typeof value === 'object' && value !== null && depth <= MAX_DEPTH) for (const v of Object.values(value)) learnAll(mask, v, depth + 1)
 }
 
 /** `/hooks/<id>/<key>...` with the key hidden: for logs and the journal. */

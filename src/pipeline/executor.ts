@@ -101,6 +101,8 @@ export class Executor {
     const log = options.log ?? this.#deps.log
     const { fields, warnings } = pipeline.source.readFields(req)
     const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request: keepRequest(req, mask), replayOf: options.replayOf, warnings }
+    // The body is kept as sent (replay needs it); its secret-named fields are masked everywhere else.
+    learnSecrets(mask, req.body.value)
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
 
     if (pipeline.actions.length === 0) {

@@ -104,7 +104,7 @@ pipelines:
     }
   })
 
-  it('masks by where a value sits: JSON fields, lists, form-encoded text, an incoming Authorization passed on', async () => {
+  it('masks by where a value sits: JSON fields, lists, objects, form-encoded text, incoming credentials passed on', async () => {
     const crm = await keep(startStub((req, res) => json(res, 200, { headers: req.headers, body: req.body })))
     const formSecret = "canary(form)~!'*"
     const hr = await keep(
@@ -114,11 +114,14 @@ pipelines:
   - id: fwd
     source: { type: http, key: fwd-key-0123456789 }
     actions:
+      - id: parsed
+        type: json.parse
+        fields: { auth: '["auth"]', login: '["login"]' }
       - id: json
         type: http.request
         url: "${crm.url}/json"
         headers: { X-Upstream-Auth: "{{ request.headers.authorization }}" }
-        body: { json: { account: { api_key: "{{ in.code }}" }, codes: "{{ in.code }}" } }
+        body: { json: { account: { api_key: "{{ in.code }}" }, codes: "{{ in.code }}", pass: "{{ steps.parsed.login.password }}" } }
       - id: form
         type: http.request
         url: "${crm.url}/form"
@@ -130,25 +133,27 @@ pipelines:
     const res = await hr.call('/hooks/fwd/fwd-key-0123456789?token=q-canary-one&token=q-canary-two', {
       method: 'POST',
       headers: { authorization: 'Bearer incoming-canary-auth', 'content-type': 'application/json' },
-      body: JSON.stringify({ code: 'json-field-canary' }),
+      body: JSON.stringify({ code: 'json-field-canary', auth: { user: 'object-canary-user' }, login: { password: 'body-canary-password' } }),
     })
     expect(res.status).toBe(200)
     // The real values went out.
     expect(crm.requests[0]!.headers['x-upstream-auth']).toBe('Bearer incoming-canary-auth')
-    expect(JSON.parse(crm.requests[0]!.body)).toEqual({ account: { api_key: 'json-field-canary' }, codes: 'json-field-canary' })
+    expect(JSON.parse(crm.requests[0]!.body)).toEqual({ account: { api_key: 'json-field-canary' }, codes: 'json-field-canary', pass: 'body-canary-password' })
     expect(crm.requests[1]!.body).toBe(new URLSearchParams({ token: formSecret, note: 'plain' }).toString())
 
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.request.query).toEqual({ token: ['***', '***'] })
     expect(run.request.headers.authorization).toBe('***')
-    const [jsonStep, formStep] = run.steps
+    const [parsedStep, jsonStep, formStep] = run.steps
+    expect(parsedStep.output).toEqual({ auth: { user: '***' }, login: { password: '***' } })
     expect(jsonStep.request.headers['X-Upstream-Auth']).toBe('***')
-    expect(JSON.parse(jsonStep.request.body)).toEqual({ account: { api_key: '***' }, codes: '***' })
+    expect(JSON.parse(jsonStep.request.body)).toEqual({ account: { api_key: '***' }, codes: '***', pass: '***' })
     expect(formStep.request.body).toBe('token=***&note=plain')
     // Outside the incoming body (kept as sent, for replay), none of them is anywhere.
     const { request, ...rest } = run
     const seen = JSON.stringify({ rest, query: request.query, headers: request.headers }) + hr.logs.join('\n')
-    for (const secret of ['incoming-canary-auth', 'q-canary-one', 'q-canary-two', 'json-field-canary', formSecret, encodeURIComponent(formSecret)]) {
+    const secrets = ['incoming-canary-auth', 'q-canary-one', 'q-canary-two', 'json-field-canary', 'object-canary-user', 'body-canary-password']
+    for (const secret of [...secrets, formSecret, encodeURIComponent(formSecret)]) {
       expect(seen.includes(secret), `${secret} found`).toBe(false)
     }
     expect(seen).not.toContain('canary%28form%29')
