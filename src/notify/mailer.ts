@@ -35,9 +35,16 @@ export class Mailer {
   }
 
   #connect(): Promise<Transporter> {
-    const t = this.#timeoutMs
-    this.#transport ??= import('nodemailer').then((m) => m.default.createTransport({ url: this.#smtpUrl, connectionTimeout: t, greetingTimeout: t, socketTimeout: t }))
-    return this.#transport
+    // nodemailer gives up on a silent server before send()'s deadline does, so that a send
+    // counted as failed is not delivered later anyway (and then sent again).
+    const t = this.#timeoutMs / 2
+    const transport = (this.#transport ??= import('nodemailer').then((m) =>
+      m.default.createTransport({ url: this.#smtpUrl, connectionTimeout: t, greetingTimeout: t, socketTimeout: t }),
+    ))
+    transport.catch(() => {
+      if (this.#transport === transport) this.#transport = undefined // the next letter tries again
+    })
+    return transport
   }
 
   /** Sends within `timeoutMs` (connect, dialogue and data) or throws HR_EMAIL_FAILED. */
@@ -72,6 +79,6 @@ export class Mailer {
   }
 
   close(): void {
-    void this.#transport?.then((transport) => transport.close())
+    void this.#transport?.then((transport) => transport.close()).catch(() => {})
   }
 }
