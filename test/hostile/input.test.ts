@@ -129,8 +129,18 @@ describe('bodies', () => {
     expect(((await res.json()) as { in: unknown }).in).toEqual({ tag: ['a', 'b'], x: 2 })
   })
 
-  it('100,000 keys under the limit: accepted with the event loop never held 200 ms', async () => {
+  it('100,000 keys under the limit: accepted, the event loop held no longer than a few parses take', async () => {
     const body = JSON.stringify(Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i])))
+    // The baseline, measured here and now (the machine is shared): parsing and serializing the
+    // body once, which the server must do. Work that grows faster than the body (a quadratic
+    // merge, a hash flood) would hold the loop hundreds of times longer.
+    const parses: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now()
+      JSON.stringify(JSON.parse(body))
+      parses.push(performance.now() - started)
+    }
+    const baselineMs = parses.sort((x, y) => x - y)[1]!
     const lag = monitorEventLoopDelay({ resolution: 5 })
     lag.enable()
     const res = await hr.call('/hooks/small/small-key-0123456789', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
@@ -139,7 +149,7 @@ describe('bodies', () => {
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.status).toBe('ok')
     expect(run.request.body['k99999']).toBe(99999)
-    expect(lag.max / 1e6).toBeLessThan(200)
+    expect(lag.max / 1e6).toBeLessThan(Math.max(25 * baselineMs, 100))
   })
 
   it('template syntax inside data is passed through as text', async () => {
