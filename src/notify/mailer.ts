@@ -37,14 +37,17 @@ export class Mailer {
   #connect(): Promise<Transporter> {
     // nodemailer gives up on a silent server before send()'s deadline does, so that a send
     // counted as failed is not delivered later anyway (and then sent again).
-    const t = this.#timeoutMs / 2
-    const transport = (this.#transport ??= import('nodemailer').then((m) =>
-      m.default.createTransport({ url: this.#smtpUrl, connectionTimeout: t, greetingTimeout: t, socketTimeout: t }),
-    ))
-    transport.catch(() => {
-      if (this.#transport === transport) this.#transport = undefined // the next letter tries again
-    })
-    return transport
+    if (!this.#transport) {
+      const t = this.#timeoutMs / 2
+      const transport = import('nodemailer').then((m) =>
+        m.default.createTransport({ url: this.#smtpUrl, connectionTimeout: t, greetingTimeout: t, socketTimeout: t }),
+      )
+      transport.catch(() => {
+        if (this.#transport === transport) this.#transport = undefined // the next letter tries again
+      })
+      this.#transport = transport
+    }
+    return this.#transport
   }
 
   /** Sends within `timeoutMs` (connect, dialogue and data) or throws HR_EMAIL_FAILED. */
