@@ -11,6 +11,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { openDatabase } from '../src/journal/db.js'
 import { Pruner } from '../src/journal/retention.js'
 import { runWrites } from '../src/journal/runs.js'
+import { Masker } from '../src/secrets/masker.js'
 
 const RUNS = Number(process.env['PRUNE_RUNS'] ?? 100_000)
 const dir = mkdtempSync(join(tmpdir(), 'hookrelay-prune-'))
@@ -20,7 +21,7 @@ try {
   db.transaction(() => {
     for (let i = 0; i < RUNS; i++) {
       const id = uuidv7({ msecs: old + i })
-      const request = { method: 'POST', path: '/hooks/p/***', query: {}, headers: {}, raw: 'x'.repeat(550) }
+      const request = new Masker().value({ method: 'POST', path: '/hooks/p/***', query: {}, headers: {}, raw: 'x'.repeat(550) })
       const [sql, params] = runWrites.insertRun({ id, pipeline: 'p', status: 'ok', receivedAt: new Date(old + i).toISOString(), request })
       db.prepare(sql).run({ ...params, request: JSON.stringify(request) })
       const [stepSql, step] = runWrites.insertStep(id, { seq: 0, id: 's', type: 'http.request', startedAt: new Date(old + i).toISOString() })

@@ -84,7 +84,7 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   const executor = new Executor({ journal, masker: loaded.masker, log, failures: notifier })
   if (notifier) opened.push(() => notifier.close(LETTER_FLUSH_MS)) // it flushes only once started
   const lifecycle: Lifecycle = { closing: false }
-  const app = await buildServer({ settings: loaded.settings, pipelines: loaded.pipelines, journal, executor, log, lifecycle })
+  const app = await buildServer({ settings: loaded.settings, pipelines: loaded.pipelines, journal, executor, log, lifecycle, masker: loaded.masker })
   let address: string
   try {
     address = await app.listen({ host: loaded.settings.host, port: loaded.settings.port })
@@ -157,7 +157,7 @@ function recover(journal: Journal, loaded: LoadedConfig, notifier: Notifier | un
       stepType: run.step_type ?? undefined,
       error: run.error,
     }
-    return [notifier.failureWrite(summary)]
+    return [notifier.failureWrite(loaded.masker.value(summary))]
   })
   for (const run of runs) log.warn({ runId: run.id, pipeline: run.pipeline, step: run.step_id }, 'run interrupted by the previous stop')
 }

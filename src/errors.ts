@@ -41,12 +41,12 @@ export const ERRORS = {
   HR_RUN_NOT_FOUND: { status: 404, message: "run '%s' not found" },
 
   // What a step of a run can fail with (kept in the journal, never sent as such).
-  HR_TEMPLATE_MISSING: { status: 500, message: "missing name '%s' in template %s (%s)" },
-  HR_TEMPLATE_ERROR: { status: 500, message: 'template %s (%s) failed: %s' },
+  HR_TEMPLATE_MISSING: { status: 500, message: "missing name '%s' in the template at %s" },
+  HR_TEMPLATE_ERROR: { status: 500, message: 'the template at %s failed: %s' },
   HR_JSON_INPUT: { status: 500, message: 'input is not JSON: %s' },
   HR_JSON_PATH_MISSING: { status: 500, message: "field '%s': path %s not found in the input" },
   HR_BAD_URL: { status: 500, message: "URL '%s' is not a valid http(s) URL" },
-  HR_BAD_HEADER: { status: 500, message: "header '%s' would contain a CR or LF character" },
+  HR_BAD_HEADER: { status: 500, message: "header '%s' would contain %s, which an HTTP header cannot carry; %s" },
   HR_UPSTREAM_STATUS: { status: 500, message: 'upstream answered %s, which is not a success (%s)' },
   HR_UPSTREAM_TIMEOUT: { status: 500, message: 'no complete answer within %s' },
   HR_UPSTREAM_NETWORK: { status: 500, message: 'network error: %s' },

@@ -1,11 +1,11 @@
 /**
- * Logging: pino JSON lines (pretty only on a TTY). Every line passes through the masker
- * (pino's streamWrite hook) before it is written, so no secret reaches the log whatever code
- * logged it.
+ * Logging: pino JSON lines (pretty only on a TTY). Every line passes through the config's
+ * masker (pino's streamWrite hook) before it is written, so no secret of the config reaches the
+ * log whatever code logged it; what a run adds to a line (its error) is masked by the run.
  */
 import { pino, type BaseLogger, type DestinationStream, type Logger } from 'pino'
-import type { Masker } from './mask.js'
-import { maskHookPath } from './mask.js'
+import type { Masker } from './secrets/masker.js'
+import { hideRequestTarget } from './secrets/urls.js'
 
 /** What our modules need of a logger; both pino's and Fastify's request loggers fit. */
 export type Log = Pick<BaseLogger, 'info' | 'warn' | 'error' | 'debug'>
@@ -24,7 +24,7 @@ export function createLogger(masker: Masker, options: LoggerOptions = {}): Logge
       level: options.level ?? 'info',
       hooks: { streamWrite: (line: string) => masker.text(line) },
       serializers: {
-        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: maskHookPath(req.url ?? ''), remoteAddress: req.ip }),
+        req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: hideRequestTarget(req.url ?? ''), remoteAddress: req.ip }),
         res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
         err: pino.stdSerializers.err,
       },

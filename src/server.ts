@@ -8,7 +8,8 @@ import type { Journal } from './journal/journal.js'
 import { journalRoutes } from './journal/routes.js'
 import type { CompiledPipeline } from './pipeline/compile.js'
 import type { Executor } from './pipeline/executor.js'
-import { errorAnswer } from './sources/answer.js'
+import type { Masker } from './secrets/masker.js'
+import { errorAnswer, maskAnswer, sendAnswer, type Answer } from './sources/answer.js'
 import { toHookrelayError, webhookRoutes } from './sources/webhook.js'
 
 /** Shared with whoever stops the server: once `closing`, every new request gets 503. */
@@ -22,6 +23,8 @@ export interface ServerDeps {
   journal: Journal
   executor: Executor
   log: Logger
+  /** The config's secrets: every answer that belongs to no run passes it. */
+  masker: Masker
   lifecycle?: Lifecycle
 }
 
@@ -43,8 +46,9 @@ export const SERVER_LIMITS = {
 } as const
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const { settings, journal, executor } = deps
+  const { settings, journal, executor, masker } = deps
   const stats: ServerStats = { notFound: 0 }
+  const answer = (reply: FastifyReply, plain: Answer) => sendAnswer(reply, maskAnswer(masker, plain))
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: settings.bodyLimit,
@@ -68,8 +72,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       // A parameter too long for the router (e.g. a 5,000-character key) is just an unknown URL.
       const err = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? hookrelayError('HR_NOT_FOUND') : hookrelayError('HR_BAD_REQUEST', ['malformed URL'])
       if (err.code === 'HR_NOT_FOUND') stats.notFound++
-      const answer = errorAnswer(err)
-      return reply.code(answer.status).headers(answer.headers).send(answer.body)
+      return answer(reply, errorAnswer(err))
     },
   } as FastifyServerOptions)
 
@@ -86,20 +89,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const lifecycle = deps.lifecycle ?? { closing: false }
   app.addHook('onRequest', (_request, reply, done) => {
     if (!lifecycle.closing) return done()
-    const answer = errorAnswer(hookrelayError('HR_SHUTTING_DOWN'))
-    reply.code(answer.status).headers({ ...answer.headers, 'retry-after': '5', connection: 'close' }).send(answer.body)
+    const closing = errorAnswer(hookrelayError('HR_SHUTTING_DOWN'))
+    answer(reply, { ...closing, headers: { ...closing.headers, 'retry-after': '5', connection: 'close' } })
   })
 
   app.setNotFoundHandler(async (_request, reply) => {
     stats.notFound++
-    const answer = errorAnswer(hookrelayError('HR_NOT_FOUND'))
-    return reply.code(answer.status).headers(answer.headers).send(answer.body)
+    return answer(reply, errorAnswer(hookrelayError('HR_NOT_FOUND')))
   })
   app.setErrorHandler(async (error, request, reply) => {
     const err = toHookrelayError(error as FastifyError, request, settings.bodyLimit)
     if (err.status >= 500) request.log.error({ err: error }, 'request failed')
-    const answer = errorAnswer(err)
-    return reply.code(answer.status).headers(answer.headers).send(answer.body)
+    return answer(reply, errorAnswer(err))
   })
 
   app.get('/healthz', async (_request, reply) => {
@@ -112,12 +113,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   })
 
-  await app.register(journalRoutes, { journal, token: settings.journalToken })
+  await app.register(journalRoutes, { journal, token: settings.journalToken, masker })
   await app.register(webhookRoutes, {
     pipelines: deps.pipelines,
     executor,
     bodyLimit: settings.bodyLimit,
     onNotFound: () => stats.notFound++,
+    masker,
   })
   return app
 }

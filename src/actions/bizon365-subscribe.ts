@@ -1,6 +1,7 @@
 /** `bizon365.subscribe`: registers a subscriber for a webinar session (Bizon365 addSubscriber). */
 import { Type } from '@sinclair/typebox'
 import { Scalar, ScalarMap } from '../config/schema-kit.js'
+import type { Masker } from '../secrets/masker.js'
 import { parseJsonBody } from './http-call.js'
 import { callService, compileServiceOptions, excerpt, formFields, pick, serviceProperties, serviceUrl, type Reading, type Service } from './service-call.js'
 import { actionSchema, defineAction } from './types.js'
@@ -42,7 +43,7 @@ export const bizon365Subscribe = defineAction({
     return {
       async run(ctx) {
         const secret = token.render(ctx.scope)
-        ctx.mask.add(secret)
+        ctx.mask.learn(secret)
         const values = fields.evaluate(ctx.scope) as Record<string, unknown>
         const form = formFields({
           ...Object.fromEntries(Object.entries(values).map(([key, value]) => [PARAMS[key as keyof typeof PARAMS], value])),
@@ -57,18 +58,18 @@ export const bizon365Subscribe = defineAction({
 
 const BIZON: Service = {
   name: 'Bizon365',
-  read(response): Reading {
+  read(response, mask): Reading {
     const json = parseJsonBody(response.body) as Record<string, unknown> | null
     if (response.status < 300 && json && typeof json['hash'] === 'string' && json['hash'] !== '') {
       return { output: { hash: json['hash'], url: json['url_default'] ?? null, json } }
     }
-    return { error: bizonMessage(json, response.body) }
+    return { error: bizonMessage(json, response.body, mask) }
   },
 }
 
 /** Bizon365's own words: its `message` and each of its `errors`. */
-function bizonMessage(json: Record<string, unknown> | null, body: string): string {
-  if (!json) return `an answer without a hash: ${excerpt(body)}`
+function bizonMessage(json: Record<string, unknown> | null, body: string, mask: Masker): string {
+  if (!json) return `an answer without a hash: ${excerpt(body, mask)}`
   const parts: string[] = []
   if (typeof json['message'] === 'string') parts.push(json['message'])
   const errors = Array.isArray(json['errors']) ? json['errors'] : []
@@ -79,5 +80,5 @@ function bizonMessage(json: Record<string, unknown> | null, body: string): strin
     return item['param'] ? `${String(item['param'])}: ${text}` : text
   })
   if (details.length > 0) parts.push(`(${details.join('; ')})`)
-  return parts.length > 0 ? parts.join(' ') : `an answer without a hash: ${excerpt(body)}`
+  return parts.length > 0 ? parts.join(' ') : `an answer without a hash: ${excerpt(body, mask)}`
 }

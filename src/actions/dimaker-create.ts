@@ -59,7 +59,7 @@ export const dimakerCreate = defineAction({
     return {
       async run(ctx) {
         const token = secure.render(ctx.scope)
-        ctx.mask.add(token)
+        ctx.mask.learn(token)
         const maskValues = Object.entries(masks.evaluate(ctx.scope) as Record<string, unknown>).map(([name, value]) => [`mask_${name}`, value])
         const form = formFields({
           secure: token,
@@ -81,14 +81,14 @@ const LINK_PATHS: PathSegment[][] = [['result'], ['link'], ['url'], ['file']]
 function dimakerService(linkPaths: PathSegment[][]): Service {
   return {
     name: 'DiMaker',
-    read(response): Reading {
+    read(response, mask): Reading {
       const text = response.body.trim()
       if (response.status < 300 && isHttpUrl(text)) return { output: { link: text, json: null } }
       const json = parseJsonBody(text) as Record<string, unknown> | null
       const link = json ? linkPaths.map((path) => lookup(json, path).value).find((v): v is string => typeof v === 'string' && isHttpUrl(v.trim())) : undefined
       if (response.status < 300 && link && json?.['status'] !== 'error') return { output: { link: link.trim(), json } }
       const message = json ? (json['error'] ?? json['message'] ?? json['status']) : undefined
-      return { error: typeof message === 'string' && message !== '' ? message : `neither a link nor JSON carrying one: ${excerpt(text)}` }
+      return { error: typeof message === 'string' && message !== '' ? message : `neither a link nor JSON carrying one: ${excerpt(text, mask)}` }
     },
   }
 }

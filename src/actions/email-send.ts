@@ -52,7 +52,7 @@ export const emailSend = defineAction({
         }
         ctx.record({ request: letter })
         const sent = await build.mailer!.send(letter, timeoutMs)
-        ctx.record({ response: sent })
+        ctx.record({ response: { ...sent } })
         return { message_id: sent.messageId, accepted: sent.accepted }
       },
     }

@@ -52,7 +52,7 @@ export const getcourseUpdateUser = defineAction({
     return {
       async run(ctx) {
         const secret = key.render(ctx.scope)
-        ctx.mask.add(secret)
+        ctx.mask.learn(secret)
         const payload: Record<string, unknown> = { user: withoutEmpty(user.evaluate(ctx.scope)), system: system.evaluate(ctx.scope) }
         const utm = withoutEmpty(session.evaluate(ctx.scope))
         if (Object.keys(utm).length > 0) payload['session'] = utm
@@ -82,17 +82,17 @@ function withoutEmpty(value: unknown): Record<string, unknown> {
 
 const GETCOURSE: Service = {
   name: 'GetCourse',
-  read(response): Reading {
+  read(response, mask): Reading {
     if (response.body.trim() === '') {
       return { error: "an empty body: the account's plan has no import API, or the request was redirected (check account/base_url)" }
     }
     const json = parseJsonBody(response.body) as Record<string, unknown> | null
-    if (!json) return { error: `an answer that is not JSON: ${excerpt(response.body)}` }
+    if (!json) return { error: `an answer that is not JSON: ${excerpt(response.body, mask)}` }
     const result = (json['result'] ?? {}) as Record<string, unknown>
     if (response.status < 300 && flag(json['success']) && flag(result['success']) && !flag(result['error'])) {
       return { output: { user_id: result['user_id'] ?? null, json } }
     }
     const message = [result['error_message'], json['error_message'], json['error']].find((m) => typeof m === 'string' && m !== '')
-    return { error: (message as string | undefined) ?? `the import was refused without a message: ${excerpt(response.body)}` }
+    return { error: (message as string | undefined) ?? `the import was refused without a message: ${excerpt(response.body, mask)}` }
   },
 }

@@ -1,7 +1,7 @@
 /**
- * What every calling action shares: the `timeout`, `retries` and `success` keys, masking of
- * the secrets it sends, and keeping the request and answer for the journal. http.request and
- * the integrations (Bizon365, DiMaker, GetCourse) all go through callUpstream().
+ * What every calling action shares: the `timeout`, `retries` and `success` keys, learning the
+ * secrets it sends, and keeping the request and answer for the journal. http.request and the
+ * integrations (Bizon365, DiMaker, GetCourse) all go through callUpstream().
  */
 import { Type } from '@sinclair/typebox'
 import { parseDuration } from '../config/duration.js'
@@ -9,11 +9,8 @@ import { Duration } from '../config/schema-kit.js'
 import type { HttpClient, HttpResponse } from '../http/client.js'
 import { UpstreamError } from '../http/client.js'
 import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
-import { isSecretName, learnSecrets } from '../mask.js'
-import type { BuildContext, StepContext } from './types.js'
-
-/** Bytes of a request or answer body kept in the journal. */
-export const JOURNAL_BODY_LIMIT = 64 * 1024
+import { learnHeaderSecrets, learnUserinfo } from '../secrets/learn.js'
+import type { BuildContext, StepContext, StepPart } from './types.js'
 
 export const DEFAULT_TIMEOUT_MS = 10_000
 
@@ -61,11 +58,14 @@ export function compileCallOptions(
 
 /** Sends `req`, keeping it and the answer (or the failure's answer) on the step. */
 export async function callUpstream(http: HttpClient, req: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
-  for (const [name, value] of Object.entries(req.headers)) if (isSecretName(name)) ctx.mask.add(value)
-  for (const [name, value] of req.url.searchParams) if (isSecretName(name)) ctx.mask.add(value)
+  learnHeaderSecrets(ctx.mask, req.headers)
+  ctx.mask.learnFields(queryFields(req.url))
+  learnUserinfo(ctx.mask, req.url.href)
   ctx.record({ request: keptRequest(req) })
+  // An answer read up to the client's limit may end in the first half of a secret: that half goes.
+  const trimCut = (body: string) => ctx.mask.trimCutSecret(body)
   try {
-    const { response, attempts } = await http.send({ method: req.method, url: req.url, headers: req.headers, body: req.body, guard: req.guard, ...options }, ctx.signal)
+    const { response, attempts } = await http.send({ method: req.method, url: req.url, headers: req.headers, body: req.body, guard: req.guard, trimCut, ...options }, ctx.signal)
     ctx.record({ response: keptResponse(response, attempts) })
     return response
   } catch (err) {
@@ -102,21 +102,18 @@ export function parseJsonBody(body: string): unknown {
   }
 }
 
-function keptRequest(req: OutgoingRequest): Record<string, unknown> {
-  return { method: req.method, url: req.url.href, headers: req.headers, ...capBody(req.body ?? ''), ...req.note }
+/** The request whole; the runner masks it and then cuts its body for the journal. */
+function keptRequest(req: OutgoingRequest): StepPart {
+  return { method: req.method, url: req.url.href, headers: req.headers, body: req.body ?? '', truncated: false, ...req.note }
 }
 
-function keptResponse(res: HttpResponse, attempts: number): Record<string, unknown> {
-  const kept = capBody(res.body)
-  return { status: res.status, headers: res.headers, ...kept, truncated: res.truncated || kept.truncated, attempts }
+function keptResponse(res: HttpResponse, attempts: number): StepPart {
+  return { status: res.status, headers: res.headers, body: res.body, truncated: res.truncated, attempts }
 }
 
-function capBody(body: string): { body: string; truncated: boolean } {
-  if (Buffer.byteLength(body) <= JOURNAL_BODY_LIMIT) return { body, truncated: false }
-  return { body: Buffer.from(body).subarray(0, JOURNAL_BODY_LIMIT).toString('utf8'), truncated: true }
-}
-
-/** Values under secret-named fields (headers, form or JSON fields): masked wherever they appear. */
-export function addSecretFields(ctx: StepContext, fields: unknown): void {
-  learnSecrets(ctx.mask, fields)
+/** The query parameters by name (a repeated one as a list), to learn the secret-named ones. */
+function queryFields(url: URL): Record<string, string[]> {
+  const fields: Record<string, string[]> = Object.create(null)
+  for (const [name, value] of url.searchParams) (fields[name] ??= []).push(value)
+  return fields
 }

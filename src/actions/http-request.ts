@@ -5,7 +5,7 @@ import { hookrelayError } from '../errors.js'
 import { originIsLiteral } from '../http/address-guard.js'
 import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
 import { toText, type Template } from '../pipeline/template.js'
-import { addSecretFields, callProperties, callUpstream, compileCallOptions, responseOutput } from './http-call.js'
+import { callProperties, callUpstream, compileCallOptions, responseOutput } from './http-call.js'
 import { actionSchema, defineAction, type BuildContext, type StepContext, type TemplateTree } from './types.js'
 
 const Body = Type.Object(
@@ -58,7 +58,6 @@ export const httpRequest = defineAction({
         const target = renderUrl(url, query, ctx)
         const sent = headers.renderStrings(ctx.scope)
         checkHeaderValues(sent)
-        addSecretFields(ctx, sent)
         let text: string | undefined
         if (bodyKind && body) {
           text = renderBody(bodyKind, body, ctx)
@@ -85,20 +84,20 @@ function compileHeaders(headers: Record<string, unknown>, build: BuildContext): 
 function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
   const text = url.render(ctx.scope)
   const target = URL.canParse(text) ? new URL(text) : undefined
-  if (target?.protocol !== 'http:' && target?.protocol !== 'https:') throw hookrelayError('HR_BAD_URL', [ctx.mask.text(text)])
+  if (target?.protocol !== 'http:' && target?.protocol !== 'https:') throw hookrelayError('HR_BAD_URL', [text])
   for (const [name, value] of Object.entries(query.renderStrings(ctx.scope))) target.searchParams.append(name, value)
-  return target // callUpstream masks secret-named query parameters
+  return target // callUpstream learns its userinfo and secret-named query parameters
 }
 
 function renderBody(kind: BodyKind, body: TemplateTree, ctx: StepContext): string {
   if (kind === 'json') {
     const value = body.evaluate(ctx.scope) ?? null
-    addSecretFields(ctx, value) // {"password": ...} is masked in the journal like a form field
+    ctx.mask.learnFields(value) // {"password": ...} is masked wherever it turns up, like a form field
     return JSON.stringify(value)
   }
   if (kind === 'raw') return toText(body.evaluate(ctx.scope))
   const fields = body.renderStrings(ctx.scope)
-  addSecretFields(ctx, fields)
+  ctx.mask.learnFields(fields)
   return new URLSearchParams(fields).toString()
 }
 

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { Enum } from '../config/schema-kit.js'
 import { hookrelayError } from '../errors.js'
 import { formatPath, lookup, parsePath, type PathSegment } from '../pipeline/json-path.js'
+import { describeJsonError } from '../sources/body.js'
 import { actionSchema, defineAction } from './types.js'
 
 const OnMissing = Enum(['abort', 'empty'], 'abort fails the run naming the path; empty stores "".')
@@ -68,6 +69,6 @@ function parseInput(text: string): unknown {
   try {
     return JSON.parse(text)
   } catch (err) {
-    throw hookrelayError('HR_JSON_INPUT', [(err as Error).message], { cause: err })
+    throw hookrelayError('HR_JSON_INPUT', [describeJsonError(err)], { cause: err })
   }
 }

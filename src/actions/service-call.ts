@@ -5,6 +5,7 @@
 import { Type } from '@sinclair/typebox'
 import { hookrelayError } from '../errors.js'
 import { UpstreamError, type HttpClient, type HttpResponse } from '../http/client.js'
+import type { Masker } from '../secrets/masker.js'
 import { callProperties, callUpstream, compileCallOptions, type CallOptions, type OutgoingRequest } from './http-call.js'
 import type { BuildContext, StepContext, StepOutput } from './types.js'
 
@@ -14,7 +15,8 @@ export type Reading = { output: StepOutput } | { error: string }
 export interface Service {
   /** The service's name in messages, e.g. "Bizon365". */
   name: string
-  read(response: HttpResponse): Reading
+  /** Outputs or the service's complaint; `mask` is for quoting the answer (see excerpt). */
+  read(response: HttpResponse, mask: Masker): Reading
 }
 
 /** The keys every integration has besides its own: where the service is, and the call's tuning. */
@@ -42,11 +44,11 @@ export async function callService(service: Service, http: HttpClient, req: Outgo
   try {
     response = await callUpstream(http, req, options, ctx)
   } catch (err) {
-    const reading = err instanceof UpstreamError && err.response ? service.read(err.response) : undefined
+    const reading = err instanceof UpstreamError && err.response ? service.read(err.response, ctx.mask) : undefined
     if (reading && 'error' in reading) throw serviceError(service, err as UpstreamError, reading.error)
     throw err
   }
-  const reading = service.read(response)
+  const reading = service.read(response, ctx.mask)
   if ('error' in reading) {
     const err = hookrelayError('HR_SERVICE_ERROR', [service.name, response.status, reading.error])
     throw new UpstreamError(err.code, err.message, response, 1)
@@ -70,9 +72,9 @@ export function formFields(fields: Record<string, unknown>): Record<string, stri
   return out
 }
 
-/** The first characters of an answer, for a message about it. */
-export function excerpt(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim()
+/** The first characters of an answer, for a message about it: masked whole first, then shortened. */
+export function excerpt(body: string, mask: Masker): string {
+  const flat = mask.text(body).replace(/\s+/g, ' ').trim()
   if (flat === '') return '(an empty body)'
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat
 }

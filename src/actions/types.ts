@@ -5,7 +5,7 @@
  */
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
 import type { HttpClient } from '../http/client.js'
-import type { Masker } from '../mask.js'
+import type { Masker } from '../secrets/masker.js'
 import type { Mailer } from '../notify/mailer.js'
 import type { Scope, Template } from '../pipeline/template.js'
 
@@ -45,10 +45,18 @@ export interface TemplateTree {
 export interface StepContext {
   readonly scope: Scope
   readonly signal: AbortSignal
-  /** This run's masker: an action adds the secrets it renders (a token, a key). */
+  /** This run's masker: an action teaches it the secrets it renders (a token, a key). */
   readonly mask: Masker
   /** Keeps what the step sent, got or produced, for the journal; the runner masks it. */
-  record(part: { request?: unknown; response?: unknown; output?: unknown }): void
+  record(part: { request?: StepPart; response?: StepPart; output?: unknown }): void
+}
+
+/** A step's request or answer as an action hands it over: whole, unmasked (the runner masks it, then cuts the body). */
+export interface StepPart {
+  url?: string
+  headers?: Record<string, string>
+  body?: string
+  [field: string]: unknown
 }
 
 /** What a step leaves at `steps.<id>` for later templates. */

@@ -1,8 +1,13 @@
-/** `hookrelay check` and `hookrelay urls`: read the config, print, return an exit code. */
+/**
+ * `hookrelay check` and `hookrelay urls`: read the config, print, return an exit code. What they
+ * print passes the config's masker (a config error's lines are masked when made), except the
+ * URLs `urls` prints: handing the operator the secret URL to paste is that command's job.
+ */
 import { Agent } from 'undici'
 import { loadConfig, type LoadedConfig } from '../config/load.js'
 import { ConfigError } from '../config/problems.js'
 import { HttpClient } from '../http/client.js'
+import type { Masker } from '../secrets/masker.js'
 import { urlLines, webhookUrl } from './urls.js'
 
 export interface Io {
@@ -23,9 +28,15 @@ function load(path: string, io: Io): LoadedConfig | undefined {
   }
 }
 
-export function check(path: string, io: Io): number {
-  const loaded = load(path, io)
+/** The same Io with every line masked: what a command prints is an output like any other. */
+export function maskedIo(io: Io, masker: Masker): Io {
+  return { ...io, out: (line) => io.out(masker.text(line)), err: (line) => io.err(masker.text(line)) }
+}
+
+export function check(path: string, plain: Io): number {
+  const loaded = load(path, plain)
   if (!loaded) return 1
+  const io = maskedIo(plain, loaded.masker)
   const count = loaded.config.pipelines.length
   io.out(`${loaded.file}: ok, ${count} pipeline${count === 1 ? '' : 's'}`)
   loaded.config.pipelines.forEach((p, i) => {

@@ -14,15 +14,17 @@ import { createLogger } from '../log.js'
 import type { CompiledPipeline } from '../pipeline/compile.js'
 import { Executor, type RunResult } from '../pipeline/executor.js'
 import { restoreRequest } from '../sources/incoming.js'
-import type { Io } from './commands.js'
+import { maskedIo, type Io } from './commands.js'
 
 /** Long enough to wait out the server's own batches. */
 const BUSY_TIMEOUT_MS = 5000
 
-export async function replay(runId: string, path: string, io: Io): Promise<number> {
+export async function replay(runId: string, path: string, plain: Io): Promise<number> {
   const client = createHttpClient()
+  let io = plain
   try {
     const loaded = loadConfig({ path, env: io.env, http: client.http })
+    io = maskedIo(plain, loaded.masker)
     const log = createLogger(loaded.masker, { level: 'warn', destination: process.stderr })
     const db = openDatabase(loaded.settings.journalPath, { busyTimeoutMs: BUSY_TIMEOUT_MS })
     const journal = new Journal(db, await BatchWriter.open(loaded.settings.journalPath, log, { busyTimeoutMs: BUSY_TIMEOUT_MS }))

@@ -10,10 +10,12 @@ import { LineCounter, parseDocument } from 'yaml'
 import { ACTION_TYPES } from '../actions/index.js'
 import type { PathKey } from '../actions/types.js'
 import type { HttpClient } from '../http/client.js'
-import { isSecretName, Masker } from '../mask.js'
 import { Mailer } from '../notify/mailer.js'
 import { compilePipelines, type CompiledPipeline } from '../pipeline/compile.js'
 import { TemplateEngine } from '../pipeline/template.js'
+import { credentialParts, learnUserinfo } from '../secrets/learn.js'
+import { Masker } from '../secrets/masker.js'
+import { isSecretName } from '../secrets/names.js'
 import { parseDuration } from './duration.js'
 import { substituteEnv, typeWholeValues } from './env.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
@@ -46,7 +48,7 @@ export interface LoadedConfig {
   pipelines: CompiledPipeline[]
   /** Things that work but deserve a look, e.g. a pipeline without a key. */
   warnings: string[]
-  /** Knows every secret the config holds: URL keys, tokens, `${ENV}` values. */
+  /** Knows every secret the config holds: URL keys, tokens, `${ENV}` values, URL userinfo. */
   masker: Masker
   /** Sends letters through notify.email.smtp, when configured; close it on shutdown. */
   mailer: Mailer | undefined
@@ -84,8 +86,10 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   }
   const env = substituteEnv(doc, options.env ?? process.env)
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  // Known before anything is checked, so that no message about the file can show a secret.
+  const masker = configSecrets(data, env.secrets)
   const fail = (problems: Problem[]): never => {
-    throw new ConfigError(locateProblems(problems, file, doc, lines, data).map((p) => p.text))
+    throw new ConfigError(locateProblems(problems, file, doc, lines, data).map((p) => masker.text(p.text)))
   }
 
   const problems: Problem[] = [...env.problems]
@@ -112,8 +116,8 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   return fail(problems)
 
   function finish(pipelines: CompiledPipeline[], mailer: Mailer | undefined): LoadedConfig {
-    const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => p.text)
-    return { file, config, settings: settingsOf(config), pipelines, warnings, masker: collectSecrets(config, env.secrets), mailer }
+    const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => masker.text(p.text))
+    return { file, config, settings: settingsOf(config), pipelines, warnings, masker, mailer }
   }
 }
 
@@ -182,17 +186,23 @@ function emptySecrets(action: object, at: PathKey[]): Problem[] {
   return found
 }
 
-/** Every value the config marks as secret by its key name, plus `${ENV}` values and the SMTP password. */
-function collectSecrets(config: Config, envSecrets: string[]): Masker {
+/**
+ * Every secret the config holds: `${ENV}` values, everything under a secret-named key (a
+ * credential after its scheme too: `Bearer X` and `X`), and the userinfo of every URL (the SMTP
+ * password, `https://user:pass@host`). A templated value is learned when a run renders it.
+ * Runs on data that may not match the schema yet.
+ */
+function configSecrets(data: unknown, envSecrets: string[]): Masker {
   const masker = new Masker(envSecrets)
-  const visit = (value: unknown, name: string): void => {
+  const visit = (value: unknown, secret: boolean, depth: number): void => {
+    if (depth > 64) return
     if (typeof value === 'string') {
-      if (isSecretName(name) && !value.includes('{{')) masker.add(value)
-    } else if (Array.isArray(value)) value.forEach((v) => visit(v, name))
-    else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) visit(v, k)
+      if (secret && !/\{\{|\{%/.test(value)) for (const part of credentialParts(value)) masker.learn(part)
+      learnUserinfo(masker, value)
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, child] of Object.entries(value)) visit(child, secret || isSecretName(key), depth + 1)
+    }
   }
-  visit(config, '')
-  const smtp = config.notify?.email?.smtp
-  if (smtp) masker.add(decodeURIComponent(URL.canParse(smtp) ? new URL(smtp).password : ''))
+  visit(data, false, 0)
   return masker
 }

@@ -20,6 +20,8 @@ export interface HttpCall {
   success: StatusPattern
   /** The URL's origin came from data: only public addresses may be reached (the SSRF rule). */
   guard?: boolean | undefined
+  /** Applied to an answer cut at the read limit (the run's masker drops a secret's first half there). */
+  trimCut?: ((body: string) => string) | undefined
 }
 
 export interface HttpResponse {
@@ -116,7 +118,7 @@ export class HttpClient {
         signal,
         dispatcher: call.guard ? this.#guarded : this.#dispatcher,
       })
-      const { body, truncated } = await this.#read(res.body, res.headers['content-length'])
+      const { body, truncated } = await this.#read(res.body, res.headers['content-length'], call.trimCut)
       const headers = flattenHeaders(res.headers)
       return { response: { status: res.statusCode, headers, body, truncated }, retryAfterMs: parseRetryAfter(headers['retry-after']) }
     } catch (error) {
@@ -125,7 +127,11 @@ export class HttpClient {
   }
 
   /** Reads at most maxBodyBytes; a longer answer is cut and its connection dropped. */
-  async #read(stream: Dispatcher.ResponseData['body'], length: string | string[] | undefined): Promise<{ body: string; truncated: boolean }> {
+  async #read(
+    stream: Dispatcher.ResponseData['body'],
+    length: string | string[] | undefined,
+    trimCut: (body: string) => string = (body) => body,
+  ): Promise<{ body: string; truncated: boolean }> {
     // The usual small answer with a declared length is read in one go.
     if (typeof length === 'string' && Number(length) <= this.#maxBodyBytes) return { body: await stream.text(), truncated: false }
     const chunks: Buffer[] = []
@@ -135,7 +141,7 @@ export class HttpClient {
       if (chunk.length > room) {
         chunks.push(chunk.subarray(0, room))
         stream.destroy()
-        return { body: Buffer.concat(chunks).toString('utf8'), truncated: true }
+        return { body: trimCut(Buffer.concat(chunks).toString('utf8')), truncated: true }
       }
       chunks.push(chunk)
       size += chunk.length

@@ -1,4 +1,5 @@
 /** The journal: durable run records through the group-commit writer, and reads for the API. */
+import type { Masked } from '../secrets/masker.js'
 import type { Db } from './db.js'
 import {
   runWrites,
@@ -17,7 +18,7 @@ import { runNow, type BatchWriter, type Write } from './writer.js'
 /** Where a run's steps are written; the runner sees only this. */
 export interface StepRecorder {
   started(step: StepStart): void
-  request(seq: number, request: unknown): void
+  request(seq: number, request: Masked<unknown>): void
   finished(seq: number, finish: StepFinish): void
 }
 

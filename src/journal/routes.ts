@@ -2,6 +2,7 @@
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { hookrelayError, type HookrelayError } from '../errors.js'
+import type { Masker } from '../secrets/masker.js'
 import { parseBody } from '../sources/body.js'
 import type { Journal } from './journal.js'
 import { RUN_STATUSES, type KeptRequest, type RunDetail, type RunStatus } from './runs.js'
@@ -10,6 +11,8 @@ export interface JournalRoutesOptions {
   journal: Journal
   /** Without a token the API is off. */
   token: string | undefined
+  /** The config's secrets: every answer passes it (the kept body's own secret fields are learned per run). */
+  masker: Masker
 }
 
 const DEFAULT_LIMIT = 50
@@ -46,8 +49,8 @@ class FailureLimiter {
   }
 }
 
-export async function journalRoutes(app: FastifyInstance, { journal, token }: JournalRoutesOptions): Promise<void> {
-  const fail = (reply: FastifyReply, err: HookrelayError) => reply.code(err.status).send({ error: err.message, code: err.code })
+export async function journalRoutes(app: FastifyInstance, { journal, token, masker }: JournalRoutesOptions): Promise<void> {
+  const fail = (reply: FastifyReply, err: HookrelayError) => reply.code(err.status).send(masker.value({ error: err.message, code: err.code }))
 
   if (!token) {
     app.get('/journal', async (_req, reply) => fail(reply, hookrelayError('HR_JOURNAL_DISABLED')))
@@ -77,13 +80,13 @@ export async function journalRoutes(app: FastifyInstance, { journal, token }: Jo
     if ('error' in filter) return fail(reply, filter.error)
     const rows = journal.list({ ...filter, limit: filter.limit + 1 })
     const runs = rows.slice(0, filter.limit)
-    return { runs, next: rows.length > filter.limit ? (runs.at(-1)?.id ?? null) : null }
+    return masker.value({ runs, next: rows.length > filter.limit ? (runs.at(-1)?.id ?? null) : null })
   })
 
   app.get<{ Params: { id: string } }>('/journal/:id', async (request, reply) => {
     const run = journal.get(request.params.id)
     if (!run) return fail(reply, hookrelayError('HR_RUN_NOT_FOUND', [request.params.id]))
-    return runView(run)
+    return runView(run, masker.forRun())
   })
 }
 
@@ -118,10 +121,17 @@ function readFilter(query: Record<string, string | string[]>): Filter | { error:
   return filter
 }
 
-/** The run as the API shows it: the kept body is also re-read, so JSON shows as JSON. */
-function runView(run: RunDetail) {
+/**
+ * The run as the API shows it, masked: the kept body is re-read (JSON shows as JSON), and it is
+ * kept as sent, so its own secret-named fields are learned and hidden here.
+ */
+function runView(run: RunDetail, mask: Masker) {
   const { raw, encoding, ...request } = run.request
-  return { ...run, request: { ...request, body: keptBody(run.request), raw, ...(encoding ? { encoding } : {}) } }
+  const contentType = run.request.headers['content-type']
+  const body = keptBody(run.request)
+  mask.learnFields(body)
+  const shown = { ...request, body, raw: encoding ? raw : mask.body(raw, contentType), ...(encoding ? { encoding } : {}) }
+  return mask.value({ ...run, request: shown })
 }
 
 function keptBody(kept: KeptRequest): unknown {

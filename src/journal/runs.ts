@@ -1,4 +1,8 @@
-/** The runs repository: prepared statements built once, and row mappers to the API's views. */
+/**
+ * The runs repository: prepared statements built once, and row mappers to the API's views.
+ * Every text a write takes is `Masked`: nothing reaches the file without passing a Masker.
+ */
+import type { Masked } from '../secrets/masker.js'
 import type { Db } from './db.js'
 import type { Write } from './writer.js'
 
@@ -19,6 +23,7 @@ export interface KeptRequest {
 /** The answer the caller got. */
 export interface SentAnswer {
   status: number
+  status_text?: string
   headers: Record<string, string>
   body: string
 }
@@ -28,12 +33,12 @@ export interface NewRun {
   pipeline: string
   status: RunStatus
   receivedAt: string
-  request: KeptRequest
+  request: Masked<KeptRequest>
   replayOf?: string | undefined
-  warnings?: string[] | undefined
+  warnings?: Masked<string[]> | undefined
   /** Set for runs kept already finished (rejected, skipped). */
-  error?: string | undefined
-  response?: SentAnswer | undefined
+  error?: Masked<string> | undefined
+  response?: Masked<SentAnswer> | undefined
   finishedAt?: string | undefined
   durationMs?: number | undefined
 }
@@ -42,8 +47,9 @@ export interface RunFinish {
   status: RunStatus
   finishedAt: string
   durationMs: number
-  error?: string | undefined
-  response?: SentAnswer | undefined
+  error?: Masked<string> | undefined
+  response?: Masked<SentAnswer> | undefined
+  warnings?: Masked<string[]> | undefined
 }
 
 export interface StepStart {
@@ -56,10 +62,10 @@ export interface StepStart {
 export interface StepFinish {
   status: StepStatus
   durationMs: number
-  request?: unknown
-  response?: unknown
-  output?: unknown
-  error?: string | undefined
+  request?: Masked<unknown> | undefined
+  response?: Masked<unknown> | undefined
+  output?: Masked<unknown> | undefined
+  error?: Masked<string> | undefined
 }
 
 /** GET /journal's list item. */
@@ -129,7 +135,8 @@ type StepRow = Omit<StepView, 'request' | 'response' | 'output'> & {
 
 const INSERT_RUN = `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings)
   VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings)`
-const FINISH_RUN = `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response
+const FINISH_RUN = `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response,
+    warnings = @warnings
   WHERE id = @id`
 const INSERT_STEP = `INSERT INTO steps (run_id, seq, id, type, status, started_at, duration_ms, request, response, output, error)
   VALUES (@runId, @seq, @id, @type, @status, @startedAt, @durationMs, @request, @response, @output, @error)`
@@ -161,7 +168,8 @@ export const runWrites = {
   },
 
   finishRun(id: string, finish: RunFinish): Write {
-    return [FINISH_RUN, { id, status: finish.status, finishedAt: finish.finishedAt, durationMs: finish.durationMs, error: finish.error ?? null, response: finish.response ?? null }]
+    const { status, finishedAt, durationMs } = finish
+    return [FINISH_RUN, { id, status, finishedAt, durationMs, error: finish.error ?? null, response: finish.response ?? null, warnings: finish.warnings?.length ? finish.warnings : null }]
   },
 
   /** A step row: `running` with its request (before the call goes out), or already finished. */

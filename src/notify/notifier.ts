@@ -8,7 +8,7 @@
 import type { Db } from '../journal/db.js'
 import type { BatchWriter, Write } from '../journal/writer.js'
 import type { Log } from '../log.js'
-import type { Masker } from '../mask.js'
+import type { Masked, Masker } from '../secrets/masker.js'
 import { composeLetter, type LetterContext } from './letters.js'
 import type { Mailer } from './mailer.js'
 import { LetterStore, letterWrites, type FailureSummary } from './store.js'
@@ -36,7 +36,7 @@ export interface NotifierDeps {
 
 /** What the executor and crash recovery need: the failure's row, and a word once it is on disk. */
 export interface FailureReports {
-  failureWrite(summary: FailureSummary): Write
+  failureWrite(summary: Masked<FailureSummary>): Write
   reported(pipeline: string): void
 }
 
@@ -76,9 +76,9 @@ export class Notifier implements FailureReports {
     this.#kick()
   }
 
-  /** The row that queues `summary` for a letter (masked), to commit with the run's end. */
-  failureWrite(summary: FailureSummary): Write {
-    return letterWrites.addFailure(this.#masker.value(summary), new Date())
+  /** The row that queues `summary` (masked with its run's secrets) for a letter, to commit with the run's end. */
+  failureWrite(summary: Masked<FailureSummary>): Write {
+    return letterWrites.addFailure(summary, new Date())
   }
 
   /** A failure of `pipeline` is on disk: write its letter now, or when the interval ends. */
@@ -170,7 +170,7 @@ export class Notifier implements FailureReports {
       let outcome: Write
       let sent = true
       try {
-        await this.#mailer.send({ to: this.#options.to, subject: letter.subject, text: this.#masker.text(letter.body) }, this.#options.sendTimeoutMs)
+        await this.#mailer.send(this.#letter(letter), this.#options.sendTimeoutMs)
         this.#unrecorded.add(letter.id)
         outcome = letterWrites.markSent(letter.id, new Date())
         this.#log.info({ letter: letter.id, pipeline: letter.pipeline }, 'failure letter sent')
@@ -186,6 +186,11 @@ export class Notifier implements FailureReports {
       this.#unrecorded.delete(letter.id)
       if (!sent && this.#closed) return
     }
+  }
+
+  /** A letter as it goes out: its every word through the masker. */
+  #letter(letter: { subject: string; body: string }): { to: string[]; subject: Masked<string>; text: Masked<string> } {
+    return { to: this.#options.to, subject: this.#masker.text(letter.subject), text: this.#masker.text(letter.body) }
   }
 
   /** Wakes up when the next unsent letter is due. */

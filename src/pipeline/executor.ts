@@ -10,11 +10,11 @@ import type { Journal } from '../journal/journal.js'
 import type { Write } from '../journal/writer.js'
 import { newRunId } from '../journal/run-id.js'
 import type { RunStatus, SentAnswer } from '../journal/runs.js'
-import { learnSecrets, type Masker } from '../mask.js'
 import { answerExcerpt } from '../notify/letters.js'
 import type { FailureReports } from '../notify/notifier.js'
 import type { FailureSummary } from '../notify/store.js'
-import { defaultErrorAnswer, errorAnswer, type Answer } from '../sources/answer.js'
+import { FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker.js'
+import { defaultErrorAnswer, errorAnswer, maskAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
 import type { CompiledPipeline } from './compile.js'
 import { runActions, type RunOutcome } from './runner.js'
@@ -23,20 +23,21 @@ import type { Scope } from './template.js'
 export interface RunResult {
   runId: string
   status: RunStatus
-  answer: Answer
+  /** Exactly what the journal says was sent. */
+  answer: Masked<Answer>
 }
 
 /** The answer sent on receipt, and the error that replaced it when its template failed. */
 interface EarlyAnswer {
-  answer: Answer
+  answer: Masked<Answer>
   error?: string
 }
 
-/** How a run ends: its status, its error, and the answer the caller gets. */
+/** How a run ends: its status, its error, and the answer the caller gets, all masked. */
 interface Ending {
   status: 'ok' | 'failed'
-  error: string | undefined
-  answer: Answer
+  error: Masked<string> | undefined
+  answer: Masked<Answer>
 }
 
 export interface ExecutorDeps {
@@ -94,15 +95,12 @@ export class Executor {
     if (!pipeline.enabled) return this.#keepFinished(pipeline, req, 'skipped', hookrelayError('HR_PIPELINE_STOPPED'), options)
 
     const runId = newRunId()
-    const mask = this.#deps.masker.child()
-    learnSecrets(mask, req.headers) // an incoming Authorization or ?token= is masked wherever it turns up later
-    learnSecrets(mask, req.query)
+    const mask = this.#deps.masker.forRun()
+    const request = keepRequest(req, mask) // learns the request's credentials, and keeps its body as sent
     const started = Date.now()
     const log = options.log ?? this.#deps.log
     const { fields, warnings } = pipeline.source.readFields(req)
-    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request: keepRequest(req, mask), replayOf: options.replayOf, warnings }
-    // The body is kept as sent (replay needs it); its secret-named fields are masked everywhere else.
-    learnSecrets(mask, req.body.value)
+    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, replayOf: options.replayOf }
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
 
     if (pipeline.actions.length === 0) {
@@ -111,24 +109,24 @@ export class Executor {
       const end = this.#answer(pipeline, outcome, scope, runId, mask)
       const finishedAt = new Date()
       const durationMs = finishedAt.getTime() - started
-      const failure = this.#failureWrite(pipeline, runId, req, outcome, end)
-      const run = { ...kept, status: end.status, error: end.error, finishedAt: finishedAt.toISOString(), durationMs, response: sentAnswer(end.answer, mask) }
+      const failure = this.#failureWrite(pipeline, runId, req, outcome, end, mask)
+      const run = { ...kept, ...this.#record(end, mask, warnings), finishedAt: finishedAt.toISOString(), durationMs }
       await this.#keep(() => this.#deps.journal.insert(run, ...failure))
       return this.#ended(pipeline, req, runId, end, durationMs, failure, log)
     }
 
-    await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running' }))
+    await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running', warnings: runNotes(mask, warnings) }))
     const early = pipeline.source.respond === 'on_receipt' ? this.#earlyAnswer(pipeline, scope, runId, mask) : undefined
     if (early) options.respondEarly?.({ runId, status: 'running', answer: early.answer })
 
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
     // On receipt the caller has its answer already: the response is not rendered again.
-    const end: Ending = early ? afterEarlyAnswer(outcome, early) : this.#answer(pipeline, outcome, scope, runId, mask)
+    const end: Ending = early ? afterEarlyAnswer(outcome, early, mask) : this.#answer(pipeline, outcome, scope, runId, mask)
 
     const durationMs = Date.now() - started
-    const failure = this.#failureWrite(pipeline, runId, req, outcome, end)
-    const finish = { status: end.status, finishedAt: new Date().toISOString(), durationMs, error: end.error, response: sentAnswer(end.answer, mask) }
+    const failure = this.#failureWrite(pipeline, runId, req, outcome, end, mask)
+    const finish = { ...this.#record(end, mask, warnings), finishedAt: new Date().toISOString(), durationMs }
     try {
       await this.#deps.journal.finish(runId, finish, ...failure)
     } catch (err) {
@@ -137,6 +135,16 @@ export class Executor {
       return this.#ended(pipeline, req, runId, end, durationMs, [], log)
     }
     return this.#ended(pipeline, req, runId, end, durationMs, failure, log)
+  }
+
+  /** How a run ended, as the journal keeps it: every text masked, and the answer exactly as sent. */
+  #record(end: Ending, mask: Masker, warnings: string[]) {
+    return {
+      status: end.status,
+      error: end.error,
+      response: sentRecord(mask, end.answer),
+      warnings: runNotes(mask, warnings),
+    }
   }
 
   /** The run's one log line; the letter for a failure that is now on disk. */
@@ -148,19 +156,19 @@ export class Executor {
   }
 
   /** The failure's row for the operator's letter, written with the run's end (none when not wanted). */
-  #failureWrite(pipeline: CompiledPipeline, runId: string, req: IncomingRequest, outcome: RunOutcome, end: Ending): Write[] {
+  #failureWrite(pipeline: CompiledPipeline, runId: string, req: IncomingRequest, outcome: RunOutcome, end: Ending, mask: Masker): Write[] {
     const { failures } = this.#deps
     if (end.status !== 'failed' || !pipeline.notify || !failures) return []
-    return [failures.failureWrite(failureSummary(pipeline, runId, req, outcome, outcome.error ?? end.error ?? ''))]
+    return [failures.failureWrite(mask.value(failureSummary(pipeline, runId, req, outcome, outcome.error ?? end.error ?? '')))]
   }
 
   /** The answer sent on receipt; a template that fails gives the error answer, and its error. */
   #earlyAnswer(pipeline: CompiledPipeline, scope: Scope, runId: string, mask: Masker): EarlyAnswer {
     try {
-      return { answer: pipeline.source.answer.render(scope) }
+      return { answer: maskAnswer(mask, pipeline.source.answer.render(scope)) }
     } catch (err) {
       const message = mask.message(err)
-      return { answer: errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId), error: `response: ${message}` }
+      return { answer: maskAnswer(mask, errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId)), error: `response: ${message}` }
     }
   }
 
@@ -176,8 +184,11 @@ export class Executor {
 
   async #keepFinished(pipeline: CompiledPipeline, req: IncomingRequest, status: RunStatus, err: HookrelayError, options: ReceiveOptions): Promise<RunResult> {
     const runId = newRunId()
-    const mask = this.#deps.masker.child()
-    const answer = errorAnswer(err, runId)
+    const mask = this.#deps.masker.forRun()
+    const request = keepRequest(req, mask)
+    // The error may quote the request (V8 on bad JSON), which may hold a secret.
+    const error = mask.message(err)
+    const answer = maskAnswer(mask, errorAnswer(err, runId))
     await this.#keep(() =>
       this.#deps.journal.insert({
         id: runId,
@@ -186,13 +197,14 @@ export class Executor {
         receivedAt: req.receivedAt.toISOString(),
         finishedAt: new Date().toISOString(),
         durationMs: Date.now() - req.receivedAt.getTime(),
-        request: keepRequest(req, mask),
+        request,
         replayOf: options.replayOf,
-        error: err.message,
-        response: sentAnswer(answer, mask),
+        error,
+        response: sentRecord(mask, answer),
+        warnings: runNotes(mask, []),
       }),
     )
-    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error: err.message }, 'run kept without running')
+    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error }, 'run kept without running')
     return { runId, status, answer }
   }
 
@@ -208,30 +220,31 @@ export class Executor {
   /** The answer for an outcome: the source's response, its on_error, or the default error. */
   #answer(pipeline: CompiledPipeline, outcome: RunOutcome, scope: Scope, runId: string, mask: Masker): Ending {
     const { source } = pipeline
+    const failed = (error: string, answer: Answer): Ending => ({ status: 'failed', error: mask.text(error), answer: maskAnswer(mask, answer) })
     if (outcome.status === 'ok') {
       try {
-        return { status: 'ok', error: undefined, answer: source.answer.render(scope) }
+        return { status: 'ok', error: undefined, answer: maskAnswer(mask, source.answer.render(scope)) }
       } catch (err) {
         const message = mask.message(err)
-        return { status: 'failed', error: `response: ${message}`, answer: errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId) }
+        return failed(`response: ${message}`, errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId))
       }
     }
     const step = outcome.failedStep ?? '?'
     const error = stepError(outcome)
-    if (!source.onError) return { status: 'failed', error, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
+    if (!source.onError) return failed(error, defaultErrorAnswer(step, outcome.error ?? '', runId))
     try {
       scope['error'] = { step, message: outcome.error, code: outcome.errorCode }
-      return { status: 'failed', error, answer: source.onError.render(scope) }
+      return failed(error, source.onError.render(scope))
     } catch (err) {
-      return { status: 'failed', error: `${error}; on_error: ${mask.message(err)}`, answer: defaultErrorAnswer(step, outcome.error ?? '', runId) }
+      return failed(`${error}; on_error: ${mask.message(err)}`, defaultErrorAnswer(step, outcome.error ?? '', runId))
     }
   }
 }
 
 /** How a run answered on receipt ends: failed when a step failed or the answer could not be rendered. */
-function afterEarlyAnswer(outcome: RunOutcome, early: EarlyAnswer): Ending {
+function afterEarlyAnswer(outcome: RunOutcome, early: EarlyAnswer, mask: Masker): Ending {
   const errors = [outcome.status === 'ok' ? undefined : stepError(outcome), early.error].filter((e) => e !== undefined)
-  return { status: errors.length === 0 ? 'ok' : 'failed', error: errors.length === 0 ? undefined : errors.join('; '), answer: early.answer }
+  return { status: errors.length === 0 ? 'ok' : 'failed', error: errors.length === 0 ? undefined : mask.text(errors.join('; ')), answer: early.answer }
 }
 
 function failureSummary(pipeline: CompiledPipeline, runId: string, req: IncomingRequest, outcome: RunOutcome, error: string): FailureSummary {
@@ -246,6 +259,7 @@ function failureSummary(pipeline: CompiledPipeline, runId: string, req: Incoming
     stepType: outcome.failedType,
     error,
     upstreamStatus: response?.status,
+    // Shortened only now: the kept answer was masked whole.
     answer: typeof response?.body === 'string' ? answerExcerpt(response.body) : undefined,
   }
 }
@@ -254,6 +268,20 @@ function stepError(outcome: RunOutcome): string {
   return `step '${outcome.failedStep ?? '?'}': ${outcome.error ?? 'failed'}`
 }
 
-function sentAnswer(answer: Answer, mask: Masker): SentAnswer {
-  return { status: answer.status, headers: mask.value(answer.headers), body: mask.text(answer.body) }
+/** The answer as the journal keeps it (the status text under its API name). */
+function sentRecord(mask: Masker, answer: Masked<Answer>): Masked<SentAnswer> {
+  const { status, statusText, headers, body } = answer
+  return mask.value({ status, ...(statusText ? { status_text: statusText } : {}), headers, body })
+}
+
+/** The source's warnings, and a note when the run met more secret-named values than it learns. */
+function runNotes(mask: Masker, warnings: readonly string[]): Masked<string[]> | undefined {
+  const notes = [...warnings]
+  if (mask.overflow > 0) {
+    notes.push(
+      `${mask.overflow} more values under secret-named fields than the ${FIELD_SECRETS_LIMIT} a run learns: ` +
+        'those are masked where they sit under their names, not searched for elsewhere',
+    )
+  }
+  return notes.length > 0 ? mask.value(notes) : undefined
 }

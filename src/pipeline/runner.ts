@@ -3,21 +3,25 @@
  * failure ends the run unless the action has `continue_on_error`. Nothing an action throws,
  * not even a bug, escapes: it becomes the step's error.
  */
-import type { StepContext } from '../actions/types.js'
+import type { StepContext, StepPart } from '../actions/types.js'
 import { hookrelayError, HookrelayError, type ErrorCode } from '../errors.js'
 import type { StepRecorder } from '../journal/journal.js'
-import type { Masker } from '../mask.js'
+import type { Masked, Masker } from '../secrets/masker.js'
+import { hideUserinfo } from '../secrets/urls.js'
 import type { CompiledAction } from './compile.js'
 import type { Scope } from './template.js'
+
+/** Bytes of a request or answer body kept in the journal; cut only after masking. */
+export const JOURNAL_BODY_LIMIT = 64 * 1024
 
 export interface RunOutcome {
   status: 'ok' | 'failed'
   /** The action that ended the run, its type, and what it kept of the upstream's answer (masked). */
   failedStep?: string
   failedType?: string
-  failedResponse?: unknown
+  failedResponse?: Masked<unknown>
   /** The failed step's error, masked. */
-  error?: string
+  error?: Masked<string>
   errorCode?: ErrorCode
 }
 
@@ -34,19 +38,19 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
   for (const [seq, step] of actions.entries()) {
     if (signal.aborted) {
       const err = hookrelayError('HR_RUN_ABORTED')
-      return { status: 'failed', failedStep: step.id, failedType: step.type, error: err.message, errorCode: err.code }
+      return { status: 'failed', failedStep: step.id, failedType: step.type, error: mask.message(err), errorCode: err.code }
     }
     const started = Date.now()
     recorder.started({ seq, id: step.id, type: step.type, startedAt: new Date(started).toISOString() })
-    // Each part is masked once, when it is recorded (the action has added its secrets by then).
-    const kept: { request?: unknown; response?: unknown; output?: unknown } = {}
+    // Each part is masked once, when it is recorded (the action has learned its secrets by then).
+    const kept: { request?: Masked<unknown>; response?: Masked<unknown>; output?: Masked<unknown> } = {}
     const ctx: StepContext = {
       scope,
       signal,
       mask,
       record(part) {
-        if (part.request !== undefined) recorder.request(seq, (kept.request = mask.value(part.request)))
-        if (part.response !== undefined) kept.response = mask.value(part.response)
+        if (part.request !== undefined) recorder.request(seq, (kept.request = forJournal(mask, part.request)))
+        if (part.response !== undefined) kept.response = forJournal(mask, part.response)
         if (part.output !== undefined) kept.output = mask.value(part.output)
       },
     }
@@ -71,4 +75,29 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
     }
   }
   return { status: 'ok' }
+}
+
+/**
+ * A step's request or answer as the journal keeps it: masked whole (the body as JSON or a form
+ * too, by its content type), the URL's userinfo hidden, and only then the body cut to the limit.
+ */
+function forJournal(mask: Masker, part: StepPart): Masked<StepPart> {
+  const { body, url, ...rest } = part
+  const kept: StepPart = { ...rest }
+  if (typeof url === 'string') kept.url = hideUserinfo(url)
+  if (typeof body === 'string') {
+    const masked = cut(mask.body(body, contentType(part.headers)), JOURNAL_BODY_LIMIT)
+    kept.body = masked.text
+    if (masked.cut) kept.truncated = true
+  }
+  return mask.value(kept)
+}
+
+function contentType(headers: StepPart['headers']): string | undefined {
+  return Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
+}
+
+function cut(text: string, limit: number): { text: string; cut: boolean } {
+  if (text.length <= limit / 4 || Buffer.byteLength(text) <= limit) return { text, cut: false }
+  return { text: Buffer.from(text).subarray(0, limit).toString('utf8'), cut: true }
 }

@@ -81,7 +81,7 @@ export class TemplateEngine {
     const segments = this.#split(source).map((part): Segment => {
       if (part.literal) return { literal: part.text }
       const liquid = this.#parse(part.text)
-      this.#checkNames(source, liquid, options)
+      this.#checkNames(liquid, options)
       const only = liquid.length === 1 ? liquid[0] : undefined
       const single = only instanceof Output ? new Value((only.token as unknown as { content: string }).content, this.#liquid) : undefined
       return { liquid, single, plain: plainParts(liquid) }
@@ -93,25 +93,21 @@ export class TemplateEngine {
     try {
       return this.#liquid.parse(text)
     } catch (err) {
-      throw new TemplateCompileError(`template ${quote(text)} does not compile: ${firstLine(err)}`)
+      throw new TemplateCompileError(`the template does not compile: ${oneLine(err)}`)
     }
   }
 
-  #checkNames(source: string, liquid: LiquidTemplate[], options: CompileOptions): void {
+  #checkNames(liquid: LiquidTemplate[], options: CompileOptions): void {
     const names = options.names ?? RUN_NAMES
     const earlier = options.earlierSteps ?? []
     for (const segments of this.#liquid.globalVariableSegmentsSync(liquid)) {
       const [root, step] = segments
       if (typeof root !== 'string' || !names.includes(root)) {
-        throw new TemplateCompileError(
-          `template ${quote(source)} reads unknown name '${String(root)}' (allowed: ${names.join(', ')})`,
-        )
+        throw new TemplateCompileError(`the template reads unknown name '${String(root)}' (allowed: ${names.join(', ')})`)
       }
       if (root === 'steps' && typeof step === 'string' && !earlier.includes(step)) {
         const known = earlier.length > 0 ? `earlier actions: ${earlier.join(', ')}` : 'no action runs before this one'
-        throw new TemplateCompileError(
-          `template ${quote(source)} reads steps.${step}, which is not an earlier action (${known})`,
-        )
+        throw new TemplateCompileError(`the template reads steps.${step}, which is not an earlier action (${known})`)
       }
     }
   }
@@ -173,8 +169,9 @@ class CompiledTemplate implements Template {
       return fn()
     } catch (err) {
       const missing = missingName(err)
-      if (missing !== undefined) throw hookrelayError('HR_TEMPLATE_MISSING', [missing, quote(this.source), this.where], { cause: err })
-      throw hookrelayError('HR_TEMPLATE_ERROR', [quote(this.source), this.where, firstLine(err)], { cause: err })
+      // The message names where the template is, never its text: that may hold a secret.
+      if (missing !== undefined) throw hookrelayError('HR_TEMPLATE_MISSING', [missing, this.where], { cause: err })
+      throw hookrelayError('HR_TEMPLATE_ERROR', [this.where, oneLine(err)], { cause: err })
     }
   }
 }
@@ -251,12 +248,7 @@ export function toText(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value)
 }
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
-}
-
-/** Quotes a template for a message, shortened so a long body stays readable. */
-export function quote(source: string): string {
-  const short = source.length > 80 ? `${source.slice(0, 77)}...` : source
-  return `'${short}'`
+/** An error's message on one line; never shortened (a cut could leave part of a secret that masking no longer recognises). */
+function oneLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ')
 }

@@ -1,10 +1,12 @@
 /** The answer a caller gets: a source's `response` (or `on_error`), rendered after the run. */
+import type { FastifyReply } from 'fastify'
 import type { BuildContext } from '../actions/types.js'
 import type { AnswerConfig } from '../config/schema.js'
 import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Scope, Template } from '../pipeline/template.js'
 import { parseJsonBody } from '../actions/http-call.js'
-import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
+import { checkHeaderConfig, checkHeaderValues, checkStatusText, hasHeader } from '../http/headers.js'
+import type { Masked, Masker } from '../secrets/masker.js'
 
 export interface Answer {
   status: number
@@ -22,6 +24,7 @@ export interface CompiledAnswer {
 
 export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: number, build: BuildContext): CompiledAnswer {
   checkHeaderConfig(config?.headers ?? {}, ['headers'], build)
+  checkStatusText(config?.status_text, ['status_text'], build)
   const headers = Object.entries(config?.headers ?? {}).map(([name, value]) => [name, build.template(value, ['headers', name])] as const)
   const body: Template | undefined = config?.body === undefined ? undefined : build.template(config.body, ['body'])
   const status = config?.status ?? defaultStatus
@@ -35,6 +38,26 @@ export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: n
       return { status, statusText: config?.status_text, headers: withContentType(rendered, text), body: text }
     },
   }
+}
+
+/**
+ * The answer as the caller gets it and the journal keeps it: status text, headers and body
+ * masked with the run's secrets (an upstream may echo a token the run sent).
+ */
+export function maskAnswer(mask: Masker, answer: Answer): Masked<Answer> {
+  const contentType = Object.entries(answer.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
+  return mask.value({ ...answer, body: mask.body(answer.body, contentType) })
+}
+
+const RUN_HEADER = 'x-hookrelay-run'
+
+/** Every answer hookrelay's routes send leaves here, and only a masked one can. */
+export function sendAnswer(reply: FastifyReply, answer: Masked<Answer>, runId?: string): FastifyReply {
+  reply.code(answer.status)
+  if (answer.statusText) reply.raw.statusMessage = answer.statusText
+  reply.headers(answer.headers)
+  if (runId) reply.header(RUN_HEADER, runId)
+  return reply.send(answer.body)
 }
 
 /** A body without a declared type is labelled JSON when it looks like JSON, else plain text. */

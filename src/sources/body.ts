@@ -88,7 +88,7 @@ function parseJson(raw: Buffer, text: string): ParsedBody {
   try {
     value = JSON.parse(text)
   } catch (err) {
-    return failed('json', raw, text, hookrelayError('HR_BAD_JSON', [(err as Error).message]))
+    return failed('json', raw, text, hookrelayError('HR_BAD_JSON', [describeJsonError(err)]))
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return failed('json', raw, text, hookrelayError('HR_BODY_NOT_OBJECT', [describeJson(value)]))
@@ -96,6 +96,16 @@ function parseJson(raw: Buffer, text: string): ParsedBody {
   // JSON.parse defines every key, even `__proto__`, as a plain own property: reading the object
   // is safe, and no copy is needed (copying 100,000 keys costs more than parsing them).
   return { kind: 'json', raw, text, value, fields: value as Record<string, unknown> }
+}
+
+/**
+ * JSON.parse's complaint without the excerpt of the text that V8 quotes: that excerpt is cut
+ * short, and a cut secret can no longer be recognised and masked.
+ */
+export function describeJsonError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err)
+  const quoted = message.indexOf('"')
+  return quoted === -1 ? message : `${message.slice(0, quoted).replace(/[\s,]+$/, '')}: not valid JSON`
 }
 
 function isUtf8(raw: Buffer): boolean {

@@ -1,7 +1,8 @@
 /** A request that reached a pipeline: what is kept in the journal and what templates see. */
 import type { KeptRequest } from '../journal/runs.js'
-import type { Masker } from '../mask.js'
 import type { Scope } from '../pipeline/template.js'
+import { learnHeaderSecrets } from '../secrets/learn.js'
+import type { Masked, Masker } from '../secrets/masker.js'
 import { ownFields, parseBody, type ParsedBody } from './body.js'
 
 export interface IncomingRequest {
@@ -15,18 +16,20 @@ export interface IncomingRequest {
   receivedAt: Date
 }
 
-/** The request as the journal keeps it: secrets masked, the body raw (base64 when not UTF-8). */
-export function keepRequest(req: IncomingRequest, mask: Masker): KeptRequest {
-  const kept: KeptRequest = {
-    method: req.method,
-    path: req.path,
-    query: mask.value(req.query),
-    headers: mask.value(req.headers),
-    raw: '',
-  }
+/**
+ * The request as the journal keeps it, and the run's masker taught the request's secrets:
+ * credentials in headers (`Bearer X` and `X`) and secret-named query and body fields. Headers
+ * and query are kept masked; the body is kept as sent so that replay can send it again, masked
+ * only with what is known before it is read (the config's secrets, the request's credentials).
+ * Everything derived from the body is masked with its own secret fields too.
+ */
+export function keepRequest(req: IncomingRequest, mask: Masker): Masked<KeptRequest> {
+  learnHeaderSecrets(mask, req.headers)
+  mask.learnFields(req.query)
   const { text, raw } = req.body
-  if (text !== undefined) kept.raw = mask.text(text)
-  else Object.assign(kept, { raw: raw.toString('base64'), encoding: 'base64' })
+  const body = text !== undefined ? { raw: text } : { raw: raw.toString('base64'), encoding: 'base64' as const }
+  const kept = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body })
+  mask.learnFields(req.body.value)
   return kept
 }
 

@@ -5,10 +5,11 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { hookrelayError, HookrelayError } from '../errors.js'
-import { MASK } from '../mask.js'
 import type { CompiledPipeline } from '../pipeline/compile.js'
 import type { Executor, RunResult } from '../pipeline/executor.js'
-import { errorAnswer, type Answer } from './answer.js'
+import { MASK } from '../secrets/matcher.js'
+import type { Masked, Masker } from '../secrets/masker.js'
+import { errorAnswer, maskAnswer, sendAnswer, type Answer } from './answer.js'
 import { parseBody, registerBodyParsers, type ParsedBody } from './body.js'
 import type { IncomingRequest } from './incoming.js'
 
@@ -19,10 +20,11 @@ export interface WebhookOptions {
   bodyLimit: number
   /** Called for every 404, which is counted but never journaled. */
   onNotFound: () => void
+  /** The config's secrets: for answers that belong to no run. */
+  masker: Masker
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
-const RUN_HEADER = 'x-hookrelay-run'
 
 type Params = { pipeline: string; key?: string }
 
@@ -30,11 +32,13 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
   await registerBodyParsers(app)
   const byId = new Map(options.pipelines.map((p) => [p.id, p]))
   const matched = new WeakMap<FastifyRequest, CompiledPipeline>()
-  const { executor } = options
+  /** Requests that have their run: whatever goes wrong after that, no second run is kept. */
+  const ran = new WeakSet<FastifyRequest>()
+  const { executor, masker } = options
 
   const notFound = (reply: FastifyReply) => {
     options.onNotFound()
-    return send(reply, errorAnswer(hookrelayError('HR_NOT_FOUND')))
+    return sendAnswer(reply, maskAnswer(masker, errorAnswer(hookrelayError('HR_NOT_FOUND'))))
   }
 
   // Callback style: it runs on every request, and only a wrong method needs to wait (to keep it).
@@ -42,13 +46,13 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
     const pipeline = byId.get(request.params.pipeline)
     if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return void notFound(reply)
     matched.set(request, pipeline)
-    if (isPreflight(request, pipeline)) return void send(reply, preflightAnswer(request, pipeline))
+    if (isPreflight(request, pipeline)) return void sendAnswer(reply, maskAnswer(masker, preflightAnswer(request, pipeline)))
     const { methods } = pipeline.source
     if (!methods || methods.has(request.method)) return done()
     const allowed = [...methods].join(', ')
     const err = hookrelayError('HR_METHOD_NOT_ALLOWED', [request.method, allowed])
-    keepOrRefuse(() => executor.reject(pipeline, incoming(request), err, { log: request.log })).then(
-      (result) => send(reply.header('allow', allowed), result.answer, result.runId),
+    keepOrRefuse(() => executor.reject(pipeline, incoming(request), err, { log: request.log }), masker).then(
+      (result) => sendAnswer(reply.header('allow', allowed), result.answer, result.runId),
       (failure: Error) => done(failure),
     )
   }
@@ -59,8 +63,9 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
     const answered = new Promise<RunResult>((resolve, reject) => {
       executor.receive(pipeline, incoming(request), { log: request.log, respondEarly: resolve }).then(resolve, reject)
     })
-    const result = await keepOrRefuse(() => answered)
-    return send(reply, result.answer, result.runId)
+    const result = await keepOrRefuse(() => answered, masker)
+    ran.add(request)
+    return sendAnswer(reply, result.answer, result.runId)
   }
 
   for (const url of ['/hooks/:pipeline', '/hooks/:pipeline/:key']) {
@@ -72,20 +77,21 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
     const err = toHookrelayError(error as FastifyError, request, options.bodyLimit)
     if (err.status >= 500) request.log.error({ err: error }, 'request failed')
     const pipeline = matched.get(request)
-    if (!pipeline) return send(reply, errorAnswer(err))
-    const result = await keepOrRefuse(() => executor.reject(pipeline, incoming(request, emptyBody()), err, { log: request.log }))
-    return send(reply, result.answer, result.runId)
+    // A request whose run is kept already is not kept again: one request, one run.
+    if (!pipeline || ran.has(request)) return sendAnswer(reply, maskAnswer(masker, errorAnswer(err)))
+    const result = await keepOrRefuse(() => executor.reject(pipeline, incoming(request, emptyBody()), err, { log: request.log }), masker)
+    return sendAnswer(reply, result.answer, result.runId)
   })
 }
 
 /** Runs `keep`; when the journal cannot keep the request, answers 503 so the sender retries. */
-async function keepOrRefuse(keep: () => Promise<{ answer: Answer; runId: string }>): Promise<{ answer: Answer; runId?: string }> {
+async function keepOrRefuse(keep: () => Promise<RunResult>, masker: Masker): Promise<{ answer: Masked<Answer>; runId?: string }> {
   try {
     return await keep()
   } catch (err) {
     if (err instanceof HookrelayError && err.code === 'HR_JOURNAL_UNAVAILABLE') {
       const answer = errorAnswer(err)
-      return { answer: { ...answer, headers: { ...answer.headers, 'retry-after': '5' } } }
+      return { answer: maskAnswer(masker, { ...answer, headers: { ...answer.headers, 'retry-after': '5' } }) }
     }
     throw err
   }
@@ -105,14 +111,6 @@ function incoming(request: FastifyRequest, body?: ParsedBody): IncomingRequest {
 
 function emptyBody(): ParsedBody {
   return parseBody(Buffer.alloc(0), undefined)
-}
-
-function send(reply: FastifyReply, answer: Answer, runId?: string): FastifyReply {
-  reply.code(answer.status)
-  if (answer.statusText) reply.raw.statusMessage = answer.statusText
-  reply.headers(answer.headers)
-  if (runId) reply.header(RUN_HEADER, runId)
-  return reply.send(answer.body)
 }
 
 /** A CORS preflight to a source whose answer allows an origin is answered from its headers. */

@@ -115,8 +115,8 @@ pipelines:
       "config.yaml:12:15 pipelines[0].actions[0].body: found a map (json, raw), expected exactly one of json, form, raw in pipeline 'Bad_ID'",
       "config.yaml:13:13 pipelines[0].actions[1].id: duplicate action id 'a' (first at actions[0]) in pipeline 'Bad_ID'",
       `config.yaml:15:22 pipelines[0].actions[1].fields.x: path '["a"': expected ']' at column 5 in pipeline 'Bad_ID'`,
-      "config.yaml:16:15 pipelines[0].actions[1].from: template '{{ steps.later.x }}' reads steps.later, which is not an earlier action (earlier actions: a) in pipeline 'Bad_ID'",
-      "config.yaml:19:14 pipelines[0].actions[2].url: template '{{ nope.x }}' reads unknown name 'nope' (allowed: in, request, steps, run, pipeline, now) in pipeline 'Bad_ID'",
+      "config.yaml:16:15 pipelines[0].actions[1].from: the template reads steps.later, which is not an earlier action (earlier actions: a) in pipeline 'Bad_ID'",
+      "config.yaml:19:14 pipelines[0].actions[2].url: the template reads unknown name 'nope' (allowed: in, request, steps, run, pipeline, now) in pipeline 'Bad_ID'",
       "config.yaml:21:46 pipelines[1].source.methods: getcourse.user accepts GET and POST; remove methods or use type http in pipeline 'p2'",
       "config.yaml:23:9 pipelines[2].id: duplicate pipeline id 'p2' (first at pipelines[1])",
     ],
@@ -144,11 +144,11 @@ pipelines:
 `,
     [
       "config.yaml:7:20 pipelines[0].source.response.headers: 'Bad Header' is not a valid header name in pipeline 'p1'",
-      'config.yaml:7:43 pipelines[0].source.response.headers["X-Ok"]: a header value may not contain CR or LF in pipeline \'p1\'',
-      "config.yaml:8:15 pipelines[0].source.response.body: template '{{ steps.a1.status | nosuchfilter }}' does not compile: undefined filter: nosuchfilter, line:1, col:1 in pipeline 'p1'",
-      "config.yaml:12:14 pipelines[0].actions[0].url: template 'ftp://example.com/{{ in.x' does not compile: output \"{{ in.x\" not closed, line:1, col:19 in pipeline 'p1'",
+      'config.yaml:7:43 pipelines[0].source.response.headers["X-Ok"]: a line break, which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline \'p1\'',
+      "config.yaml:8:15 pipelines[0].source.response.body: the template does not compile: undefined filter: nosuchfilter, line:1, col:1 in pipeline 'p1'",
+      "config.yaml:12:14 pipelines[0].actions[0].url: the template does not compile: output \"{{ in.x\" not closed, line:1, col:19 in pipeline 'p1'",
       'config.yaml:13:18 pipelines[0].actions[0].success: \'2xx\' is not a status pattern (allowed: three characters of digits and \'*\', comma-separated, e.g. "2**,409") in pipeline \'p1\'',
-      'config.yaml:14:30 pipelines[0].actions[0].headers["X-Inject"]: a header value may not contain CR or LF in pipeline \'p1\'',
+      'config.yaml:14:30 pipelines[0].actions[0].headers["X-Inject"]: a line break, which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline \'p1\'',
       "config.yaml:17:14 pipelines[0].actions[1].url: 'not-a-url' is not an http(s) URL in pipeline 'p1'",
       "config.yaml:18:18 pipelines[0].actions[1].timeout: '0s' is not a positive duration in pipeline 'p1'",
     ],
@@ -248,7 +248,7 @@ describe('good configs', () => {
   })
 
   it('warns about a pipeline without a key and a short journal token', () => {
-    const loaded = load(`journal: { token: short }
+    const loaded = load(`journal: { token: Tq8shrt }
 pipelines:
   - id: open
     source: { type: http }

@@ -325,13 +325,13 @@ pipelines:
     expect(stub.requests).toHaveLength(1) // 4xx is not retried
   })
 
-  it('fails the step naming a missing template name and the template', async () => {
+  it('fails the step naming the missing name and where the template is (never its text)', async () => {
     stub = await startStub()
     hr = await startHookrelay(config(stub.url))
     const res = await hr.call('/hooks/relay/relay-key-0123456789', postJson({ name: 'no email here' }))
     expect(res.status).toBe(500)
     const body: any = await res.json()
-    expect(body.error).toBe("action 'crm' failed: missing name 'in.email' in template '{{ in.email }}' (pipelines[0].actions[0].body.json.email)")
+    expect(body.error).toBe("action 'crm' failed: missing name 'in.email' in the template at pipelines[0].actions[0].body.json.email")
     expect(stub.requests).toHaveLength(0)
   })
 })

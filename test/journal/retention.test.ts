@@ -8,6 +8,7 @@ import { openDatabase, type Db } from '../../src/journal/db.js'
 import { Pruner, uuidv7Floor } from '../../src/journal/retention.js'
 import { runWrites } from '../../src/journal/runs.js'
 import type { Write } from '../../src/journal/writer.js'
+import { Masker } from '../../src/secrets/masker.js'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { startHookrelay } from '../helpers/hookrelay.js'
 
@@ -36,7 +37,7 @@ function insertRuns(db: Db, count: number, daysAgo: number, now = Date.now()): s
         pipeline: 'p',
         status: 'ok',
         receivedAt: new Date(at).toISOString(),
-        request: { method: 'POST', path: '/hooks/p/***', query: {}, headers: {}, raw: 'x'.repeat(2000) },
+        request: new Masker().value({ method: 'POST', path: '/hooks/p/***', query: {}, headers: {}, raw: 'x'.repeat(2000) }),
       }))
       for (const seq of [0, 1]) write(runWrites.insertStep(id, { seq, id: `s${seq}`, type: 'http.request', startedAt: new Date(at).toISOString() }))
     }

@@ -107,7 +107,7 @@ pipelines:
       - { id: a, type: http.request, url: "http://127.0.0.1:9/x" }
 `)
     await expect(failed).rejects.toThrow("source.on_error: has no effect with respond: on_receipt (the answer is sent before any action runs); remove it")
-    await expect(failed).rejects.toThrow("source.response.body: template '{{ steps.a.status }}' reads steps.a, which is not an earlier action")
+    await expect(failed).rejects.toThrow("source.response.body: the template reads steps.a, which is not an earlier action")
   })
 })
 

@@ -1,0 +1,58 @@
+/**
+ * Where secrets enter a run besides the config: credentials in headers (`Bearer X` is learned
+ * as both `Bearer X` and `X`), URL userinfo, and fields with secret names.
+ */
+import type { Masker } from './masker.js'
+import { isSecretName } from './names.js'
+import { USERINFO } from './urls.js'
+
+/**
+ * Learns the values of secret-named headers (counted like any secret-named field): the whole
+ * value, the credentials after an auth scheme, and for Basic the decoded `user:password` and
+ * the password.
+ */
+export function learnHeaderSecrets(mask: Masker, headers: Record<string, unknown>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!isSecretName(name)) continue
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (typeof one === 'string') for (const part of credentialParts(one)) mask.learnField(part)
+    }
+  }
+}
+
+/** `Bearer X` -> ['Bearer X', 'X']; `Basic b64` also gives the decoded `user:password` and the password. */
+export function credentialParts(value: string): string[] {
+  const parts = [value]
+  const scheme = /^([A-Za-z][\w-]*)\s+(\S.*)$/.exec(value.trim())
+  if (!scheme) return parts
+  const [, name, credentials] = scheme as unknown as [string, string, string]
+  parts.push(credentials)
+  if (name.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8')
+    const colon = decoded.indexOf(':')
+    if (colon !== -1) parts.push(decoded, decoded.slice(colon + 1))
+  }
+  return parts
+}
+
+/**
+ * Learns the userinfo of every URL in `text`: the password, or the user name when there is no
+ * password (an API key sent as the user, as in `https://KEY@host`). Both as written and decoded.
+ */
+export function learnUserinfo(mask: Masker, text: string): void {
+  if (!text.includes('@')) return
+  for (const [, , userinfo] of text.matchAll(USERINFO)) {
+    const colon = userinfo!.indexOf(':')
+    const secret = colon === -1 ? userinfo! : userinfo!.slice(colon + 1)
+    mask.learn(secret)
+    mask.learn(safeDecode(secret))
+  }
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
