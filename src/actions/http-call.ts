@@ -8,6 +8,7 @@ import { parseDuration } from '../config/duration.js'
 import { Duration } from '../config/schema-kit.js'
 import type { HttpClient, HttpResponse } from '../http/client.js'
 import { UpstreamError } from '../http/client.js'
+import { hasHeader } from '../http/headers.js'
 import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
 import { learnHeaderSecrets, learnUserinfo } from '../secrets/learn.js'
 import type { BuildContext, StepContext, StepPart } from './types.js'
@@ -57,10 +58,11 @@ export function compileCallOptions(
 }
 
 /** Sends `req`, keeping it and the answer (or the failure's answer) on the step. */
-export async function callUpstream(http: HttpClient, req: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
+export async function callUpstream(http: HttpClient, given: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
+  learnUserinfo(ctx.mask, given.url.href)
+  const req = userinfoAsBasicAuth(given)
   learnHeaderSecrets(ctx.mask, req.headers)
   ctx.mask.learnFields(queryFields(req.url))
-  learnUserinfo(ctx.mask, req.url.href)
   ctx.record({ request: keptRequest(req) })
   // An answer read up to the client's limit may end in the first half of a secret: that half goes.
   const trimCut = (body: string) => ctx.mask.trimCutSecret(body)
@@ -109,6 +111,29 @@ function keptRequest(req: OutgoingRequest): StepPart {
 
 function keptResponse(res: HttpResponse, attempts: number): StepPart {
   return { status: res.status, headers: res.headers, body: res.body, truncated: res.truncated, attempts }
+}
+
+/**
+ * `https://user:password@host/` sends Basic auth, as curl does (undici would silently drop the
+ * userinfo); an Authorization header written in the config wins.
+ */
+function userinfoAsBasicAuth(req: OutgoingRequest): OutgoingRequest {
+  const { url } = req
+  if (url.username === '' && url.password === '') return req
+  const bare = new URL(url)
+  bare.username = ''
+  bare.password = ''
+  if (hasHeader(req.headers, 'authorization')) return { ...req, url: bare }
+  const credentials = Buffer.from(`${decode(url.username)}:${decode(url.password)}`).toString('base64')
+  return { ...req, url: bare, headers: { ...req.headers, authorization: `Basic ${credentials}` } }
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
 }
 
 /** The query parameters by name (a repeated one as a list), to learn the secret-named ones. */

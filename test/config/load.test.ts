@@ -153,6 +153,25 @@ pipelines:
       "config.yaml:18:18 pipelines[0].actions[1].timeout: '0s' is not a positive duration in pipeline 'p1'",
     ],
   ],
+  [
+    'header values and a status text that HTTP cannot carry',
+    `pipelines:
+  - id: p1
+    source:
+      type: http
+      response:
+        status_text: "Принято"
+        headers: { X-Source: "Тильда {{ in.form }}", X-Bell: "a\\u0007b", X-Ok: "Café {{ in.x }}" }
+    actions:
+      - { id: a1, type: http.request, url: "https://example.com/", headers: { X-Name: "Иван" } }
+`,
+    [
+      "config.yaml:6:22 pipelines[0].source.response.status_text: a character outside Latin-1 ('П'; Cyrillic is such), which an HTTP status line cannot carry; use Latin letters in pipeline 'p1'",
+      "config.yaml:7:30 pipelines[0].source.response.headers[\"X-Source\"]: a character outside Latin-1 ('Т'; Cyrillic is such), which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline 'p1'",
+      "config.yaml:7:62 pipelines[0].source.response.headers[\"X-Bell\"]: a control character, which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline 'p1'",
+      "config.yaml:9:87 pipelines[0].actions[0].headers[\"X-Name\"]: a character outside Latin-1 ('И'; Cyrillic is such), which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline 'p1'",
+    ],
+  ],
   ['YAML syntax error', 'pipelines:\n  - id: p1\n    source: { type: http\n    actions: []\n', ['config.yaml:4:5 Flow map in block collection must be sufficiently indented and end with a }']],
   ['duplicate YAML keys', 'pipelines: []\npipelines: []\n', ['config.yaml:2:1 Map keys must be unique']],
   ['no pipelines key', 'server: { port: 8080 }\n', ["config.yaml:1:1 (top level): missing key 'pipelines'"]],

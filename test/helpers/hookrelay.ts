@@ -44,7 +44,7 @@ export async function startHookrelay(yaml: string, options: StartOptions = {}): 
   ].join('')
   const configPath = join(dir, 'config.yaml')
   writeFileSync(configPath, head + yaml)
-  return startFromFile(configPath, dir, dbPath, options.env ?? {})
+  return startFromFile(configPath, dir, dbPath, options.env ?? {}, options.token ?? TOKEN)
 }
 
 /**
@@ -57,7 +57,7 @@ export async function startExample(configPath: string, env: NodeJS.ProcessEnv = 
   return startFromFile(configPath, dir, dbPath, { HOST: '127.0.0.1', PORT: '0', JOURNAL_PATH: dbPath, JOURNAL_TOKEN: TOKEN, ...env })
 }
 
-async function startFromFile(configPath: string, dir: string, dbPath: string, env: NodeJS.ProcessEnv): Promise<TestService> {
+async function startFromFile(configPath: string, dir: string, dbPath: string, env: NodeJS.ProcessEnv, token: string | null = TOKEN): Promise<TestService> {
   const logs: string[] = []
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -75,7 +75,7 @@ async function startFromFile(configPath: string, dir: string, dbPath: string, en
     logs,
     call: (path, init) => fetch(url + path, init),
     async journal(path = "") {
-      const res = await fetch(`${url}/journal${path}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      const res = await fetch(`${url}/journal${path}`, { headers: { authorization: `Bearer ${token}` } })
       if (res.status !== 200) throw new Error(`journal ${path}: ${res.status} ${await res.text()}`)
       return res.json()
     },
