@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ACTIONS } from '../src/actions/index.js'
 import { ERRORS } from '../src/errors.js'
+import { NOT_SECRET_NAMES, SECRET_NAME_PARTS } from '../src/secrets/names.js'
 
 const readme = readFileSync('README.md', 'utf8')
 
@@ -17,6 +18,13 @@ function sources(dir: string): string[] {
 describe('README', () => {
   it.each(Object.keys(ERRORS))('documents %s', (code) => {
     expect(readme).toMatch(new RegExp(`^\\| \`${code}\` \\|`, 'm'))
+  })
+
+  it('lists the name parts that mark a secret, and the names that are not, as the code has them', () => {
+    const masking = readme.slice(readme.indexOf('### Masking'), readme.indexOf('## Logs'))
+    const listed = (after: string, before: string) => [...masking.slice(masking.indexOf(after), masking.indexOf(before, masking.indexOf(after))).matchAll(/`([a-z]+)`/g)].map((m) => m[1])
+    expect(listed('contains one of', 'unless')).toEqual([...SECRET_NAME_PARTS])
+    expect(listed('unless it is one of', '. So')).toEqual([...NOT_SECRET_NAMES])
   })
 
   it('has the action table of the registry, in order', () => {

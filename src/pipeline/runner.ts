@@ -82,19 +82,13 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
  * too, by its content type), the URL's userinfo hidden, and only then the body cut to the limit.
  */
 function forJournal(mask: Masker, part: StepPart): Masked<StepPart> {
-  const { body, url, ...rest } = part
-  const kept: StepPart = { ...rest }
-  if (typeof url === 'string') kept.url = hideUserinfo(url)
-  if (typeof body === 'string') {
-    const masked = cut(mask.body(body, contentType(part.headers)), JOURNAL_BODY_LIMIT)
-    kept.body = masked.text
-    if (masked.cut) kept.truncated = true
+  const kept = mask.exchange(typeof part.url === 'string' ? { ...part, url: hideUserinfo(part.url) } : part)
+  if (typeof kept.body === 'string') {
+    const { text, cut: wasCut } = cut(kept.body, JOURNAL_BODY_LIMIT) // a start of masked text is masked text
+    kept.body = text
+    if (wasCut) kept.truncated = true
   }
-  return mask.value(kept)
-}
-
-function contentType(headers: StepPart['headers']): string | undefined {
-  return Object.entries(headers ?? {}).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
+  return kept
 }
 
 function cut(text: string, limit: number): { text: string; cut: boolean } {

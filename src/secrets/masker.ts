@@ -89,6 +89,17 @@ export class Masker {
   }
 
   /**
+   * A request or an answer: its body masked as a body (by the content type its headers give),
+   * every other field as a value.
+   */
+  exchange<T extends { headers?: Record<string, string> | undefined; body?: string | undefined }>(part: T): Masked<T> {
+    const { body, ...rest } = part
+    const masked = this.value(rest) as Record<string, unknown>
+    if (typeof body === 'string') masked['body'] = this.body(body, contentType(part.headers))
+    return masked as Masked<T>
+  }
+
+  /**
    * Text that someone else cut short (an answer read up to a limit), without the beginning of a
    * secret the cut may have left at its end: whole, that secret would have been masked later.
    */
@@ -154,7 +165,7 @@ function hideFieldsInBody(text: string, contentType: string | undefined): string
     } catch {
       return text
     }
-    return hasSecretField(parsed) ? JSON.stringify(walk(parsed, 0, (s) => s)) : text
+    return hideFieldsInPlace(parsed, 0) ? JSON.stringify(parsed) : text
   }
   if (/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
     const form = new URLSearchParams()
@@ -169,8 +180,26 @@ function hideFieldsInBody(text: string, contentType: string | undefined): string
   return text
 }
 
-function hasSecretField(value: unknown): boolean {
-  let found = false
-  visitSecretFields(value, () => (found = true))
-  return found
+/**
+ * Hides everything under secret-named fields of a value parsed here (nobody else holds it, so
+ * it is changed in place); true when something was hidden.
+ */
+function hideFieldsInPlace(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return false
+  const fields = value as Record<string, unknown>
+  let hidden = false
+  for (const key of Object.keys(fields)) {
+    const child = fields[key]
+    if (Array.isArray(value) || !isSecretName(key)) hidden = hideFieldsInPlace(child, depth + 1) || hidden
+    else if (child !== null && child !== '' && child !== MASK) {
+      fields[key] = hideAll(child, depth + 1)
+      hidden = true
+    }
+  }
+  return hidden
+}
+
+function contentType(headers: Record<string, string> | undefined): string | undefined {
+  for (const name in headers) if (name.toLowerCase() === 'content-type') return headers[name]
+  return undefined
 }

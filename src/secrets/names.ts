@@ -26,37 +26,31 @@ export const SECRET_NAME_PARTS = [
 /** Whole names that contain a part but hold no secret (normalised): hiding them would only garble the journal. */
 export const NOT_SECRET_NAMES = ['author', 'authors', 'keyword', 'keywords', 'utmkeyword'] as const
 
-const PART = new RegExp(SECRET_NAME_PARTS.join('|'))
-const NOT_SECRET = new Set<string>(NOT_SECRET_NAMES)
-const SEPARATORS = /[-_.]/g
+/**
+ * A part, in any letter case, with any of `-`, `_` and `.` between its letters: what "the name
+ * lower-cased without separators contains the part" means, without making that name first.
+ */
+const ANY_PART = new RegExp(SECRET_NAME_PARTS.map(spelled).join('|'), 'iu')
+const NOT_SECRET = new RegExp(`^[-_.]*(?:${NOT_SECRET_NAMES.map(spelled).join('|')})[-_.]*$`, 'iu')
+
+function spelled(word: string): string {
+  return [...word].join('[-_.]*')
+}
 
 /** `X-Api-Key` -> `xapikey`: the form names are compared in. */
 export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(SEPARATORS, '')
+  return name.toLowerCase().replace(/[-_.]/g, '')
 }
 
-const known = new Map<string, boolean>()
-const KNOWN_LIMIT = 10_000
-
-/** True for a name that holds credentials (answers are remembered: the same names come again and again). */
+/** True for a name that holds credentials. */
 export function isSecretName(name: string): boolean {
-  let secret = known.get(name)
-  if (secret === undefined) {
-    const normal = normalizeName(name)
-    secret = PART.test(normal) && !NOT_SECRET.has(normal)
-    if (known.size >= KNOWN_LIMIT) known.clear()
-    known.set(name, secret)
-  }
-  return secret
+  return ANY_PART.test(name) && !NOT_SECRET.test(name)
 }
 
 /**
- * False when no name inside `text` can be a secret's: no part occurs in it, in any letter case,
- * with or without separators between its letters. A quick test before a body is parsed to look
- * for secret-named fields.
+ * False when no name inside `text` can be a secret's: no part occurs anywhere in it. A quick
+ * test before a body is parsed to look for secret-named fields.
  */
 export function mayNameSecret(text: string): boolean {
   return ANY_PART.test(text)
 }
-
-const ANY_PART = new RegExp(SECRET_NAME_PARTS.map((part) => [...part].join('[-_.]*')).join('|'), 'iu')

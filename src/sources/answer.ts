@@ -45,8 +45,7 @@ export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: n
  * masked with the run's secrets (an upstream may echo a token the run sent).
  */
 export function maskAnswer(mask: Masker, answer: Answer): Masked<Answer> {
-  const contentType = Object.entries(answer.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1]
-  return mask.value({ ...answer, body: mask.body(answer.body, contentType) })
+  return mask.exchange(answer)
 }
 
 const RUN_HEADER = 'x-hookrelay-run'

@@ -67,7 +67,7 @@ pipelines:
     )
     const res = await hr.call('/hooks/lead/lead-key-0123456789', postJson({ name: 'Иван' }))
     expect(res.status).toBe(500)
-    expect((await res.json()).error).toBe(
+    expect(((await res.json()) as { error: string }).error).toBe(
       `action 'crm' failed: header 'X-Lead-Name' would contain a character outside Latin-1 ('И'; Cyrillic is such), ${ADVICE}`,
     )
     expect(crm.requests).toHaveLength(0)
