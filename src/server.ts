@@ -1,6 +1,6 @@
 /** buildServer: the Fastify app with its routes, not listening. Everything it uses is passed in. */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
-import { clientErrorHandler, MAX_HEADER_BYTES } from './http/client-errors.js'
+import { clientErrorHandler, MAX_HEADER_BYTES, ParserRefusals } from './http/client-errors.js'
 import type { Logger } from 'pino'
 import type { Settings } from './config/load.js'
 import { hookrelayError } from './errors.js'
@@ -10,6 +10,7 @@ import type { CompiledPipeline } from './pipeline/compile.js'
 import type { Executor } from './pipeline/executor.js'
 import type { Masker } from './secrets/masker.js'
 import { errorAnswer, maskAnswer, sendAnswer, type Answer } from './sources/answer.js'
+import { refusedRequestKeeper } from './sources/refused.js'
 import { toHookrelayError, webhookRoutes } from './sources/webhook.js'
 
 /** Shared with whoever stops the server: once `closing`, every new request gets 503. */
@@ -48,6 +49,7 @@ export const SERVER_LIMITS = {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { settings, journal, executor, masker } = deps
   const stats: ServerStats = { notFound: 0 }
+  const refusals = new ParserRefusals()
   const answer = (reply: FastifyReply, plain: Answer) => sendAnswer(reply, maskAnswer(masker, plain))
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
@@ -67,7 +69,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       headersTimeout: Math.min(SERVER_LIMITS.headersTimeoutMs, settings.requestTimeoutMs),
       connectionsCheckingInterval: SERVER_LIMITS.checkIntervalMs,
     },
-    clientErrorHandler: clientErrorHandler(settings.requestTimeoutMs),
+    clientErrorHandler: clientErrorHandler({
+      requestTimeoutMs: settings.requestTimeoutMs,
+      log: deps.log,
+      masker,
+      refusals,
+      keep: refusedRequestKeeper(deps.pipelines, executor),
+    }),
     frameworkErrors: (error: FastifyError, _request: unknown, reply: FastifyReply) => {
       // A parameter too long for the router (e.g. a 5,000-character key) is just an unknown URL.
       const err = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? hookrelayError('HR_NOT_FOUND') : hookrelayError('HR_BAD_REQUEST', ['malformed URL'])
@@ -106,7 +114,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get('/healthz', async (_request, reply) => {
     try {
       await journal.checkWritable()
-      return { status: 'ok', not_found: stats.notFound }
+      return { status: 'ok', not_found: stats.notFound, parser_refused: refusals.byReason, targets_encoded: refusals.targetsEncoded }
     } catch (err) {
       deps.log.error({ err }, 'health check: journal not writable')
       return reply.code(503).send({ status: 'unavailable', error: 'the journal is not writable' })

@@ -18,6 +18,8 @@ export interface KeptRequest {
   headers: Record<string, string>
   raw: string
   encoding?: 'base64'
+  /** The request line as sent, for a request the HTTP parser refused (its headers and body are not kept). */
+  line?: string
 }
 
 /** The answer the caller got. */

@@ -14,6 +14,8 @@ export interface IncomingRequest {
   headers: Record<string, string>
   body: ParsedBody
   receivedAt: Date
+  /** The request line as sent (key masked), for a request the HTTP parser refused. */
+  line?: string
 }
 
 /**
@@ -28,7 +30,8 @@ export function keepRequest(req: IncomingRequest, mask: Masker): Masked<KeptRequ
   mask.learnFields(req.query)
   const { text, raw } = req.body
   const body = text !== undefined ? { raw: text } : { raw: raw.toString('base64'), encoding: 'base64' as const }
-  const kept = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body })
+  const line = req.line === undefined ? {} : { line: req.line }
+  const kept = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line })
   mask.learnFields(req.body.value)
   return kept
 }

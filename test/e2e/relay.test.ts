@@ -225,7 +225,7 @@ pipelines:
     }
     expect((await hr.journal()).runs).toEqual([])
     const health: any = await (await hr.call('/healthz')).json()
-    expect(health).toEqual({ status: 'ok', not_found: 3 })
+    expect(health).toEqual({ status: 'ok', not_found: 3, parser_refused: {}, targets_encoded: 0 })
   })
 
   it('answers a wrong method 405 with Allow and keeps it as a rejected run', async () => {

@@ -198,10 +198,14 @@ describe('paths and headers', () => {
     expect(after - before).toBe(3)
   })
 
-  it('headers over 16 KB: 431', async () => {
+  it('headers over 16 KB: 431, kept as a rejected run with the request line (it names a pipeline and its key)', async () => {
     const res = await rawRequest(hr, request('POST', ECHO, { 'X-Big': 'a'.repeat(17 * 1024) }, '{}'))
     expect(res.status).toBe(431)
-    expect(JSON.parse(res.body)).toEqual({ error: 'request headers are larger than 16384 bytes', code: 'HR_HEADERS_TOO_LARGE' })
+    const body = JSON.parse(res.body)
+    expect(body).toEqual({ error: 'request headers are larger than 16384 bytes', code: 'HR_HEADERS_TOO_LARGE', run_id: expect.any(String) })
+    const run = await hr.journal(`/${body.run_id}`)
+    expect(run).toMatchObject({ status: 'rejected', error: 'request headers are larger than 16384 bytes' })
+    expect(run.request).toMatchObject({ method: 'POST', line: `POST ${ECHO.replace(/[^/]+$/, '***')} HTTP/1.1`, headers: {}, raw: '' })
   })
 
   it('Content-Length with Transfer-Encoding (smuggling): 400', async () => {
