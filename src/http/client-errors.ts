@@ -119,7 +119,9 @@ function inRequestLine(err: ParserError, line: RequestLine): boolean {
 
 /** Writes the answer as a whole HTTP response and closes the connection (the rest of it cannot be trusted). */
 function answer(socket: Socket, answer: Masked<Answer>, runId?: string): void {
-  if (!socket.writable) return void socket.destroy()
+  // As Node does: nothing is written into the middle of an answer already going out on this connection.
+  const inFlight = (socket as Socket & { _httpMessage?: { _headerSent?: boolean } })._httpMessage
+  if (!socket.writable || inFlight?._headerSent) return void socket.destroy()
   const headers: Record<string, string> = { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)), connection: 'close' }
   if (runId) headers['x-hookrelay-run'] = runId
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')

@@ -34,7 +34,7 @@ interface Parser {
   finish(): unknown
 }
 
-type HttpSocket = Socket & { parser?: Parser | null; server?: Server }
+type HttpSocket = Socket & { parser?: Parser | null; server?: Server; _httpMessage?: unknown }
 
 // `_http_common` is one of Node's public legacy modules; freeParser is how Node itself lets a parser go.
 const freeParser = (createRequire(import.meta.url)('_http_common') as { freeParser?: (parser: Parser, req: null, socket: Socket) => void }).freeParser
@@ -53,7 +53,8 @@ export function parseAgain(socket: Socket, bytes: Buffer): boolean {
 export function detach(socket: Socket): boolean {
   const s = socket as HttpSocket
   const { parser, server } = s
-  if (!parser || !server || typeof freeParser !== 'function' || !s.readable || !onlyNodeListeners(s)) return false
+  // An answer still going out to an earlier request on this connection would lose its place in line.
+  if (!parser || !server || typeof freeParser !== 'function' || !s.readable || s._httpMessage || !onlyNodeListeners(s)) return false
   for (const [event, names] of Object.entries(NODE_LISTENERS)) {
     for (const listener of s.listeners(event)) if (names.includes(listener.name)) s.removeListener(event, listener as (...args: unknown[]) => void)
   }
