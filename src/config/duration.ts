@@ -1,9 +1,9 @@
-/** Durations in the config: "500ms", "10s", "2m", "1h", or a bare number of seconds. */
+/** Durations in the config: "500ms", "10s", "2m", "1h", "7d", or a bare number of seconds. */
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 
-export const DURATION_HINT = 'a duration such as 500ms, 10s, 2m or a number of seconds'
+export const DURATION_HINT = 'a duration such as 500ms, 10s, 2m, 1h, 7d or a number of seconds'
 
 /** Milliseconds for a duration, or undefined when `value` is not one. */
 export function parseDuration(value: string | number): number | undefined {

@@ -27,8 +27,8 @@ export function ScalarMap(description: string) {
 }
 
 export const Duration = Type.Union(
-  [Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h)?\\s*$', hint: DURATION_HINT }), Type.Number({ minimum: 0 })],
-  { hint: DURATION_HINT, description: 'A duration: 500ms, 10s, 2m, 1h, or a number of seconds.' },
+  [Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', hint: DURATION_HINT }), Type.Number({ minimum: 0 })],
+  { hint: DURATION_HINT, description: 'A duration: 500ms, 10s, 2m, 1h, 7d, or a number of seconds.' },
 )
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const

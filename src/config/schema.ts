@@ -83,6 +83,10 @@ const Source = Obj(
     respond: Type.Optional(Enum(['after_actions', 'on_receipt'], 'after_actions (default): answer when the actions are done; on_receipt: as soon as the request is kept.')),
     response: Type.Optional(Answer),
     on_error: Type.Optional(Answer),
+    dedupe: Type.Optional(
+      Type.String({ minLength: 1, description: 'A template giving each request a key; a request whose key was kept within dedupe_window runs nothing (status duplicate) and gets the first answer.' }),
+    ),
+    dedupe_window: Type.Optional(Duration),
   },
   'Where requests come from and what they are answered.',
 )

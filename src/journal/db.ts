@@ -32,9 +32,14 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
     if (db.pragma('user_version', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = FULL') // a committed run survives a power cut
-    db.pragma('foreign_keys = ON')
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 1000}`)
+    // Off while migrating, as SQLite asks for a table rebuild: dropping a table would otherwise
+    // delete the rows that refer to it.
+    db.pragma('foreign_keys = OFF')
     migrate(db, options.migrationsDir ?? MIGRATIONS_DIR)
+    db.pragma('foreign_keys = ON')
+    const broken = db.pragma('foreign_key_check') as unknown[]
+    if (broken.length > 0) throw new Error(`the journal has ${broken.length} rows whose run is missing (PRAGMA foreign_key_check)`)
     return db
   } catch (err) {
     db.close()

@@ -10,6 +10,7 @@ import {
   type RunFilter,
   type RunFinish,
   type RunSummary,
+  type SentAnswer,
   type StepFinish,
   type StepStart,
 } from './runs.js'
@@ -78,6 +79,11 @@ export class Journal {
 
   get(id: string): RunDetail | undefined {
     return this.#runs.get(id)
+  }
+
+  /** The first run kept with dedupe key digest `key` since the run id `since` (see pipeline/dedupe.ts). */
+  firstWithKey(key: string, since: string): { id: string; response: SentAnswer | null } | undefined {
+    return this.#runs.firstWithKey(key, since)
   }
 
   /**

@@ -6,7 +6,7 @@ import type { Masked } from '../secrets/masker.js'
 import type { Db } from './db.js'
 import type { Write } from './writer.js'
 
-export const RUN_STATUSES = ['running', 'ok', 'failed', 'rejected', 'skipped', 'interrupted'] as const
+export const RUN_STATUSES = ['running', 'ok', 'failed', 'rejected', 'skipped', 'interrupted', 'duplicate'] as const
 export type RunStatus = (typeof RUN_STATUSES)[number]
 export type StepStatus = 'running' | 'ok' | 'failed'
 
@@ -38,7 +38,11 @@ export interface NewRun {
   request: Masked<KeptRequest>
   replayOf?: string | undefined
   warnings?: Masked<string[]> | undefined
-  /** Set for runs kept already finished (rejected, skipped). */
+  /** A digest of the run's dedupe key (see Deduplicator), when its pipeline dedupes. */
+  dedupeKey?: string | undefined
+  /** For a duplicate: the first run with the same key. */
+  duplicateOf?: string | undefined
+  /** Set for runs kept already finished (rejected, skipped, duplicate). */
   error?: Masked<string> | undefined
   response?: Masked<SentAnswer> | undefined
   finishedAt?: string | undefined
@@ -99,6 +103,9 @@ export interface RunDetail extends RunSummary {
   response: SentAnswer | null
   replay_of: string | null
   replays: string[]
+  duplicate_of: string | null
+  /** Runs kept as duplicates of this one. */
+  duplicates: string[]
   warnings: string[]
   steps: StepView[]
 }
@@ -124,7 +131,7 @@ export interface RunFilter {
 const jsonValue = (value: unknown): unknown => (value === undefined ? null : typeof value === 'object' && value !== null ? value : JSON.stringify(value))
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
 
-type RunRow = Omit<RunDetail, 'request' | 'response' | 'replays' | 'warnings' | 'steps'> & {
+type RunRow = Omit<RunDetail, 'request' | 'response' | 'replays' | 'duplicates' | 'warnings' | 'steps'> & {
   request: string
   response: string | null
   warnings: string | null
@@ -135,8 +142,9 @@ type StepRow = Omit<StepView, 'request' | 'response' | 'output'> & {
   output: string | null
 }
 
-const INSERT_RUN = `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings)
-  VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings)`
+const INSERT_RUN = `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings,
+    dedupe_key, duplicate_of)
+  VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings, @dedupeKey, @duplicateOf)`
 const FINISH_RUN = `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response,
     warnings = @warnings
   WHERE id = @id`
@@ -165,6 +173,8 @@ export const runWrites = {
         response: run.response ?? null,
         replayOf: run.replayOf ?? null,
         warnings: run.warnings?.length ? run.warnings : null,
+        dedupeKey: run.dedupeKey ?? null,
+        duplicateOf: run.duplicateOf ?? null,
       },
     ]
   },
@@ -222,6 +232,8 @@ export class RunsRepository {
   readonly #get
   readonly #steps
   readonly #replays
+  readonly #duplicates
+  readonly #firstWithKey
   readonly #running
   readonly #interruptRun
   readonly #interruptSteps
@@ -234,13 +246,21 @@ export class RunsRepository {
        ORDER BY id DESC LIMIT @limit`,
     )
     this.#get = db.prepare(
-      `SELECT id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings
+      `SELECT id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, duplicate_of, warnings
        FROM runs WHERE id = ?`,
     )
     this.#steps = db.prepare(
       `SELECT id, type, status, started_at, duration_ms, request, response, output, error FROM steps WHERE run_id = ? ORDER BY seq`,
     )
     this.#replays = db.prepare('SELECT id FROM runs WHERE replay_of = ? ORDER BY id').pluck()
+    this.#duplicates = db.prepare('SELECT id FROM runs WHERE duplicate_of = ? ORDER BY id').pluck()
+    // Only runs that went on to run count as first: a duplicate points at one, a rejected or
+    // skipped one never ran. `id >= @since` keeps to the window (ids begin with their time).
+    this.#firstWithKey = db.prepare(
+      `SELECT id, response FROM runs INDEXED BY runs_by_dedupe_key
+       WHERE dedupe_key = @key AND id >= @since AND status NOT IN ('duplicate', 'rejected', 'skipped')
+       ORDER BY id LIMIT 1`,
+    )
     this.#running = db.prepare(
       `SELECT r.id, r.pipeline, r.received_at, s.id AS step_id, s.type AS step_type
        FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.status = 'running'
@@ -263,6 +283,12 @@ export class RunsRepository {
     })
   }
 
+  /** The first run kept with `key` since the run id `since`, and the answer it got. */
+  firstWithKey(key: string, since: string): { id: string; response: SentAnswer | null } | undefined {
+    const row = this.#firstWithKey.get({ key, since }) as { id: string; response: string | null } | undefined
+    return row && { id: row.id, response: parse<SentAnswer>(row.response) }
+  }
+
   list(filter: RunFilter): RunSummary[] {
     return this.#list.all({
       pipeline: filter.pipeline ?? null,
@@ -281,6 +307,7 @@ export class RunsRepository {
       request: JSON.parse(row.request) as KeptRequest,
       response: parse<SentAnswer>(row.response),
       replays: this.#replays.all(id) as string[],
+      duplicates: this.#duplicates.all(id) as string[],
       warnings: parse<string[]>(row.warnings) ?? [],
       steps,
     }

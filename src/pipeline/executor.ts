@@ -9,7 +9,7 @@ import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
 import type { Write } from '../journal/writer.js'
 import { newRunId } from '../journal/run-id.js'
-import type { RunStatus, SentAnswer } from '../journal/runs.js'
+import type { KeptRequest, RunStatus, SentAnswer } from '../journal/runs.js'
 import { answerExcerpt } from '../notify/letters.js'
 import type { FailureReports } from '../notify/notifier.js'
 import type { FailureSummary } from '../notify/store.js'
@@ -17,6 +17,7 @@ import { FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker
 import { defaultErrorAnswer, errorAnswer, maskAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
 import type { CompiledPipeline } from './compile.js'
+import { Deduplicator, type Claim, type FirstRun } from './dedupe.js'
 import { runActions, type RunOutcome } from './runner.js'
 import type { Scope } from './template.js'
 
@@ -59,9 +60,11 @@ export class Executor {
   readonly #deps: ExecutorDeps
   readonly #abort = new AbortController()
   readonly #inflight = new Set<Promise<unknown>>()
+  readonly #dedupe: Deduplicator
 
   constructor(deps: ExecutorDeps) {
     this.#deps = deps
+    this.#dedupe = new Deduplicator(deps.journal)
     // Every call in flight listens for the stop and stops listening when it ends: under load
     // that is many listeners at once, and no leak (0: no limit, no false warning in the log).
     setMaxListeners(0, this.#abort.signal)
@@ -97,12 +100,37 @@ export class Executor {
     const runId = newRunId()
     const mask = this.#deps.masker.forRun()
     const request = keepRequest(req, mask) // learns the request's credentials, and keeps its body as sent
+    const { fields, warnings } = pipeline.source.readFields(req)
+    const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
+    // A replay is asked for by the operator: it is never a duplicate.
+    const dedupeKey = options.replayOf === undefined ? dedupeDigest(pipeline, scope, warnings) : undefined
+    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, replayOf: options.replayOf, dedupeKey }
+    const first = dedupeKey === undefined ? undefined : this.#dedupe.first(dedupeKey, pipeline.source.dedupeWindowMs)
+    if (first) return this.#keepDuplicate(pipeline, req, kept, first, scope, mask, warnings, options)
+
+    const claim = dedupeKey === undefined ? undefined : this.#dedupe.claim(dedupeKey, runId)
+    try {
+      const result = await this.#run(pipeline, req, kept, scope, mask, warnings, options, claim)
+      claim?.answered(result.answer)
+      return result
+    } finally {
+      claim?.release()
+    }
+  }
+
+  async #run(
+    pipeline: CompiledPipeline,
+    req: IncomingRequest,
+    kept: NewRunStart,
+    scope: Scope,
+    mask: Masker,
+    warnings: string[],
+    options: ReceiveOptions,
+    claim: Claim | undefined,
+  ): Promise<RunResult> {
+    const runId = kept.id
     const started = Date.now()
     const log = options.log ?? this.#deps.log
-    const { fields, warnings } = pipeline.source.readFields(req)
-    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, replayOf: options.replayOf }
-    const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
-
     if (pipeline.actions.length === 0) {
       // Nothing runs between keeping the request and answering it: keep the run finished, in one write.
       const outcome: RunOutcome = { status: 'ok' }
@@ -117,7 +145,10 @@ export class Executor {
 
     await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running', warnings: runNotes(mask, warnings) }))
     const early = pipeline.source.respond === 'on_receipt' ? this.#earlyAnswer(pipeline, scope, runId, mask) : undefined
-    if (early) options.respondEarly?.({ runId, status: 'running', answer: early.answer })
+    if (early) {
+      claim?.answered(early.answer)
+      options.respondEarly?.({ runId, status: 'running', answer: early.answer })
+    }
 
     const recorder = this.#deps.journal.recorder(runId)
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
@@ -170,6 +201,31 @@ export class Executor {
       const message = mask.message(err)
       return { answer: maskAnswer(mask, errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId)), error: `response: ${message}` }
     }
+  }
+
+  /** A request whose dedupe key a first run was kept with: runs nothing, kept as a duplicate, answered as the first was. */
+  async #keepDuplicate(
+    pipeline: CompiledPipeline,
+    req: IncomingRequest,
+    kept: NewRunStart,
+    first: FirstRun,
+    scope: Scope,
+    mask: Masker,
+    warnings: string[],
+    options: ReceiveOptions,
+  ): Promise<RunResult> {
+    const given = await first.answer // a first run still going: its answer
+    // The first run was never kept (the journal refused it): this one is no duplicate of anything.
+    if (given === null && this.#deps.journal.get(first.runId) === undefined) throw hookrelayError('HR_JOURNAL_UNAVAILABLE')
+    const answer = given ? maskAnswer(mask, answerOf(given)) : fallbackAnswer(pipeline, scope, mask)
+    const finishedAt = new Date()
+    const durationMs = finishedAt.getTime() - req.receivedAt.getTime()
+    const response = sentRecord(mask, answer)
+    const run = { ...kept, status: 'duplicate' as const, duplicateOf: first.runId, finishedAt: finishedAt.toISOString(), durationMs, response, warnings: runNotes(mask, warnings) }
+    await this.#keep(() => this.#deps.journal.insert(run))
+    const log = options.log ?? this.#deps.log
+    log.info({ runId: kept.id, pipeline: pipeline.id, method: req.method, status: 'duplicate', duplicateOf: first.runId, answer: answer.status }, 'run kept as a duplicate')
+    return { runId: kept.id, status: 'duplicate', answer }
   }
 
   /** Keeps a request that was refused before any action (bad body, wrong method, too large). */
@@ -238,6 +294,44 @@ export class Executor {
     } catch (err) {
       return failed(`${error}; on_error: ${mask.message(err)}`, defaultErrorAnswer(step, outcome.error ?? '', runId))
     }
+  }
+}
+
+/** What a run is kept with before it runs. */
+interface NewRunStart {
+  id: string
+  pipeline: string
+  receivedAt: string
+  request: Masked<KeptRequest>
+  replayOf: string | undefined
+  dedupeKey: string | undefined
+}
+
+/** The digest of a request's dedupe key; none when the pipeline does not dedupe or the key is empty. */
+function dedupeDigest(pipeline: CompiledPipeline, scope: Scope, warnings: string[]): string | undefined {
+  const template = pipeline.source.dedupe
+  if (template === undefined) return undefined
+  try {
+    const key = template.render(scope)
+    return key === '' ? undefined : Deduplicator.digest(pipeline.id, key)
+  } catch (err) {
+    warnings.push(`the dedupe key could not be made (${err instanceof Error ? err.message : String(err)}): this request was not checked for duplicates`)
+    return undefined
+  }
+}
+
+/** An answer kept in the journal, or given to a first run still going, as an Answer. */
+function answerOf(given: Answer | SentAnswer): Answer {
+  const statusText = 'status_text' in given ? given.status_text : (given as Answer).statusText
+  return { status: given.status, statusText, headers: given.headers, body: given.body }
+}
+
+/** For a duplicate of a run that kept no answer: the source's answer when it needs no step, else 200. */
+function fallbackAnswer(pipeline: CompiledPipeline, scope: Scope, mask: Masker): Masked<Answer> {
+  try {
+    return maskAnswer(mask, pipeline.source.answer.render(scope))
+  } catch {
+    return maskAnswer(mask, { status: 200, headers: {}, body: '' })
   }
 }
 

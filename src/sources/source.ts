@@ -1,8 +1,9 @@
 /** A pipeline's source compiled: its key, accepted methods, answers and CORS headers. */
 import { timingSafeEqual } from 'node:crypto'
 import type { BuildContext } from '../actions/types.js'
+import { parseDuration } from '../config/duration.js'
 import type { SourceConfig, SourceType } from '../config/schema.js'
-import { ERROR_NAMES } from '../pipeline/template.js'
+import { ERROR_NAMES, type Template } from '../pipeline/template.js'
 import { compileAnswer, type CompiledAnswer } from './answer.js'
 import { guardGetcourseFields, isGetcourse } from './getcourse.js'
 import { inFields, type IncomingRequest } from './incoming.js'
@@ -22,7 +23,13 @@ export interface CompiledSource {
   keyMatches(given: string | undefined): boolean
   /** `in.*` for a request, and warnings about it for the journal. */
   readFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] }
+  /** The dedupe key's template (see pipeline/dedupe.ts), and how long a key is remembered. */
+  dedupe: Template | undefined
+  dedupeWindowMs: number
 }
+
+/** How long a dedupe key is remembered unless `dedupe_window` says otherwise. */
+export const DEFAULT_DEDUPE_WINDOW_MS = 7 * 86_400_000
 
 export function compileSource(config: SourceConfig, build: BuildContext): CompiledSource {
   if (config.type !== 'http' && config.methods) {
@@ -42,7 +49,17 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
     onError: config.on_error ? compileAnswer(config.on_error, 500, build.at(['on_error'], ERROR_NAMES)) : undefined,
     keyMatches: keyMatcher(config.key),
     readFields: isGetcourse(config.type) ? readGetcourseFields : (req) => ({ fields: inFields(req), warnings: [] }),
+    // Rendered before any action: it may read the request, never a step.
+    dedupe: config.dedupe === undefined ? undefined : build.withoutSteps(['dedupe']).template(config.dedupe, []),
+    dedupeWindowMs: dedupeWindow(config.dedupe_window, build),
   }
+}
+
+function dedupeWindow(value: string | number | undefined, build: BuildContext): number {
+  if (value === undefined) return DEFAULT_DEDUPE_WINDOW_MS
+  const ms = parseDuration(value)
+  if (ms === undefined || ms <= 0) build.problem(['dedupe_window'], `'${String(value)}' is not a positive duration`)
+  return ms || DEFAULT_DEDUPE_WINDOW_MS
 }
 
 function readGetcourseFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] } {

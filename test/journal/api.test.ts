@@ -90,7 +90,7 @@ describe('listing', () => {
   it.each([
     ['?limit=0', 'limit must be a whole number from 1 to 500, got \'0\''],
     ['?limit=abc', "limit must be a whole number from 1 to 500, got 'abc'"],
-    ['?status=done', "status 'done' is not one of running, ok, failed, rejected, skipped, interrupted"],
+    ['?status=done', "status 'done' is not one of running, ok, failed, rejected, skipped, interrupted, duplicate"],
     ['?pipline=alpha', "unknown filter 'pipline' (allowed: pipeline, status, limit, before)"],
   ])('answers 400 to %s', async (query, message) => {
     hr = await startHookrelay(CONFIG)

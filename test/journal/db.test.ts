@@ -1,5 +1,5 @@
 /** The SQLite file: migrations in order under user_version, WAL, full sync, strict tables. */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -38,6 +38,27 @@ describe('openDatabase', () => {
     writeFileSync(join(migrations, '002-b.sql'), 'CREATE TABLE b (x INTEGER) STRICT;')
     const db = openDatabase(path, { migrationsDir: migrations })
     expect(db.pragma('user_version', { simple: true })).toBe(2)
+    db.close()
+  })
+
+  it('rebuilds the runs table for the duplicate status without losing a run or a step (foreign keys off meanwhile)', () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookrelay-db-'))
+    const before = join(dir, 'before')
+    mkdirSync(before)
+    for (const m of readMigrations(MIGRATIONS_DIR).filter((m) => m.version < 6)) copyFileSync(join(MIGRATIONS_DIR, m.name), join(before, m.name))
+    const path = join(dir, 'j.db')
+    const old = openDatabase(path, { migrationsDir: before })
+    old.prepare("INSERT INTO runs (id, pipeline, status, received_at, request, replay_of) VALUES ('r1', 'p', 'ok', 'then', '{}', NULL)").run()
+    old.prepare("INSERT INTO steps (run_id, seq, id, type, status, started_at) VALUES ('r1', 0, 's', 'http.request', 'ok', 'then')").run()
+    old.close()
+
+    const db = openDatabase(path)
+    expect(db.prepare('SELECT id, status FROM runs').all()).toEqual([{ id: 'r1', status: 'ok' }])
+    expect(db.prepare('SELECT run_id, id FROM steps').all()).toEqual([{ run_id: 'r1', id: 's' }])
+    db.prepare("INSERT INTO runs (id, pipeline, status, received_at, request, duplicate_of) VALUES ('r2', 'p', 'duplicate', 'now', '{}', 'r1')").run()
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1)
+    db.prepare("DELETE FROM runs WHERE id = 'r1'").run()
+    expect(db.prepare('SELECT count(*) AS n FROM steps').get()).toEqual({ n: 0 }) // the cascade still holds
     db.close()
   })
 })
