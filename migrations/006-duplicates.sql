@@ -15,7 +15,8 @@ CREATE TABLE runs_new (
   replay_of    TEXT,                    -- the run this one replays
   warnings     TEXT,                    -- JSON array of strings
   dedupe_key   TEXT,                    -- SHA-256 of the pipeline and its rendered `dedupe` template
-  duplicate_of TEXT                     -- for a duplicate: the first run with the same key
+  duplicate_of TEXT,                    -- for a duplicate: the first run with the same key
+  shown        TEXT                     -- the kept body masked with all the run learned, when that hides more
 ) STRICT;
 
 INSERT INTO runs_new (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings)

@@ -10,7 +10,8 @@ import type { HttpClient, HttpResponse } from '../http/client.js'
 import { UpstreamError } from '../http/client.js'
 import { hasHeader } from '../http/headers.js'
 import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
-import { learnHeaderSecrets, learnUserinfo } from '../secrets/learn.js'
+import { headerSecrets, learnUserinfo } from '../secrets/learn.js'
+import { visitSecretFields } from '../secrets/masker.js'
 import type { BuildContext, StepContext, StepPart } from './types.js'
 
 export const DEFAULT_TIMEOUT_MS = 10_000
@@ -36,6 +37,8 @@ export interface OutgoingRequest {
   body?: string | undefined
   /** Extra fields for the journal, e.g. a base64 parameter shown decoded. */
   note?: Record<string, unknown>
+  /** The body's fields (JSON or form), whose secret-named values are learned (within the 'sent' budget). */
+  fields?: unknown
   /** The origin came from data: apply the SSRF rule. */
   guard?: boolean
 }
@@ -59,10 +62,12 @@ export function compileCallOptions(
 
 /** Sends `req`, keeping it and the answer (or the failure's answer) on the step. */
 export async function callUpstream(http: HttpClient, given: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
+  // What the run itself sends is learned whole, outside the budget a request's fields can use up.
   learnUserinfo(ctx.mask, given.url.href)
   const req = userinfoAsBasicAuth(given)
-  learnHeaderSecrets(ctx.mask, req.headers)
-  ctx.mask.learnFields(queryFields(req.url))
+  for (const secret of headerSecrets(req.headers)) ctx.mask.learn(secret)
+  visitSecretFields(queryFields(req.url), (secret) => ctx.mask.learn(secret))
+  if (req.fields !== undefined) ctx.mask.learnFields(req.fields, 'sent')
   ctx.record({ request: keptRequest(req) })
   // An answer read up to the client's limit may end in the first half of a secret: that half goes.
   const trimCut = (body: string) => ctx.mask.trimCutSecret(body)

@@ -5,6 +5,7 @@ import { hookrelayError } from '../errors.js'
 import { originIsLiteral } from '../http/address-guard.js'
 import { checkHeaderConfig, checkHeaderValues, hasHeader } from '../http/headers.js'
 import { toText, type Template } from '../pipeline/template.js'
+import { learnUserinfo } from '../secrets/learn.js'
 import { callProperties, callUpstream, compileCallOptions, responseOutput } from './http-call.js'
 import { actionSchema, defineAction, type BuildContext, type StepContext, type TemplateTree } from './types.js'
 
@@ -58,12 +59,13 @@ export const httpRequest = defineAction({
         const target = renderUrl(url, query, ctx)
         const sent = headers.renderStrings(ctx.scope)
         checkHeaderValues(sent)
-        let text: string | undefined
+        let rendered: { text: string; fields?: unknown } | undefined
         if (bodyKind && body) {
-          text = renderBody(bodyKind, body, ctx)
+          rendered = renderBody(bodyKind, body, ctx)
           if (!hasHeader(sent, 'content-type')) sent['content-type'] = CONTENT_TYPES[bodyKind]
         }
-        const response = await callUpstream(build.http, { method, url: target, headers: sent, body: text, guard }, options, ctx)
+        const call = { method, url: target, headers: sent, body: rendered?.text, fields: rendered?.fields, guard }
+        const response = await callUpstream(build.http, call, options, ctx)
         return responseOutput(response)
       },
     }
@@ -83,22 +85,22 @@ function compileHeaders(headers: Record<string, unknown>, build: BuildContext): 
 
 function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
   const text = url.render(ctx.scope)
+  learnUserinfo(ctx.mask, text) // before a message can quote it
   const target = URL.canParse(text) ? new URL(text) : undefined
   if (target?.protocol !== 'http:' && target?.protocol !== 'https:') throw hookrelayError('HR_BAD_URL', [text])
   for (const [name, value] of Object.entries(query.renderStrings(ctx.scope))) target.searchParams.append(name, value)
   return target // callUpstream learns its userinfo and secret-named query parameters
 }
 
-function renderBody(kind: BodyKind, body: TemplateTree, ctx: StepContext): string {
+/** The body as text, and its fields for callUpstream to learn ({"password": ...} is masked wherever it turns up). */
+function renderBody(kind: BodyKind, body: TemplateTree, ctx: StepContext): { text: string; fields?: unknown } {
   if (kind === 'json') {
     const value = body.evaluate(ctx.scope) ?? null
-    ctx.mask.learnFields(value) // {"password": ...} is masked wherever it turns up, like a form field
-    return JSON.stringify(value)
+    return { text: JSON.stringify(value), fields: value }
   }
-  if (kind === 'raw') return toText(body.evaluate(ctx.scope))
+  if (kind === 'raw') return { text: toText(body.evaluate(ctx.scope)) }
   const fields = body.renderStrings(ctx.scope)
-  ctx.mask.learnFields(fields)
-  return new URLSearchParams(fields).toString()
+  return { text: new URLSearchParams(fields).toString(), fields }
 }
 
 export function isHttpUrl(text: string): boolean {

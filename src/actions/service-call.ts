@@ -72,9 +72,9 @@ export function formFields(fields: Record<string, unknown>): Record<string, stri
   return out
 }
 
-/** The first characters of an answer, for a message about it: masked whole first, then shortened. */
+/** The first characters of an answer, for a message about it: masked whole first (as a body), then shortened. */
 export function excerpt(body: string, mask: Masker): string {
-  const flat = mask.text(body).replace(/\s+/g, ' ').trim()
+  const flat = mask.body(body).replace(/\s+/g, ' ').trim()
   if (flat === '') return '(an empty body)'
   return flat.length > 200 ? `${flat.slice(0, 197)}...` : flat
 }

@@ -42,11 +42,9 @@ export async function replay(runId: string, path: string, plain: Io): Promise<nu
       io.err(`${path}: ${err.problems.length} problem(s)\n${err.problems.join('\n')}`)
       return 1
     }
-    if (err instanceof HookrelayError) {
-      io.err(`hookrelay replay: ${err.message}`)
-      return 1
-    }
-    throw err
+    // Anything else too is told through the masked output, never as a stack trace.
+    io.err(`hookrelay replay: ${err instanceof HookrelayError ? err.message : `unexpected error: ${(err as Error).message ?? String(err)}`}`)
+    return 1
   } finally {
     await client.close()
   }

@@ -165,7 +165,8 @@ function typeName(type: string): string {
 /** How a found value reads in a message. */
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing'
-  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 57)}...` : value}'`
+  // A long text is not quoted at all: a cut could leave part of a secret that masking no longer recognises.
+  if (typeof value === 'string') return value.length > 60 ? `a text of ${value.length} characters` : `'${value}'`
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return `a map (${Object.keys(value).join(', ')})`
   return String(value)

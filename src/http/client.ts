@@ -3,6 +3,7 @@
  * (connect, headers and a body that trickles in), bounded retries with backoff and jitter,
  * Retry-After within the deadline, no redirects, and a capped read of the answer.
  */
+import { StringDecoder } from 'node:string_decoder'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent, request, type Dispatcher } from 'undici'
 import { formatDuration } from '../config/duration.js'
@@ -141,7 +142,8 @@ export class HttpClient {
       if (chunk.length > room) {
         chunks.push(chunk.subarray(0, room))
         stream.destroy()
-        return { body: trimCut(Buffer.concat(chunks).toString('utf8')), truncated: true }
+        // Only whole characters: a cut inside one would end the text in U+FFFD, and hide a secret's start from trimCut.
+        return { body: trimCut(new StringDecoder('utf8').write(Buffer.concat(chunks))), truncated: true }
       }
       chunks.push(chunk)
       size += chunk.length

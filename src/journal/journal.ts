@@ -21,6 +21,8 @@ export interface StepRecorder {
   started(step: StepStart): void
   request(seq: number, request: Masked<unknown>): void
   finished(seq: number, finish: StepFinish): void
+  /** Writes a finished step's parts again, masked with what the run learned after it. */
+  revise(seq: number, parts: Pick<StepFinish, 'request' | 'response' | 'output' | 'error'>): void
 }
 
 export class Journal {
@@ -70,6 +72,7 @@ export class Journal {
         if (written.has(seq)) this.#writer.enqueue(runWrites.finishStep(runId, seq, { ...finish, request: undefined }))
         else if (step) this.#writer.enqueue(runWrites.insertStep(runId, step, finish))
       },
+      revise: (seq, parts) => this.#writer.enqueue(runWrites.reviseStep(runId, seq, parts)),
     }
   }
 

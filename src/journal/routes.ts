@@ -130,8 +130,11 @@ function runView(run: RunDetail, mask: Masker) {
   const contentType = run.request.headers['content-type']
   const body = keptBody(run.request)
   mask.learnFields(body)
-  const shown = { ...request, body, raw: encoding ? raw : mask.body(raw, contentType), ...(encoding ? { encoding } : {}) }
-  return mask.value({ ...run, request: shown })
+  // What the run learned while it ran (a body field it sent on as a credential) is in `shown`.
+  const text = run.shown ?? (encoding ? raw : mask.body(raw, contentType))
+  const shownRequest = { ...request, body: run.shown === null ? body : keptBody({ ...run.request, raw: run.shown }), raw: text, ...(encoding ? { encoding } : {}) }
+  const { shown: _shown, ...rest } = run
+  return mask.value({ ...rest, request: shownRequest })
 }
 
 function keptBody(kept: KeptRequest): unknown {

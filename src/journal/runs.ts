@@ -56,6 +56,8 @@ export interface RunFinish {
   error?: Masked<string> | undefined
   response?: Masked<SentAnswer> | undefined
   warnings?: Masked<string[]> | undefined
+  /** The kept body masked with every secret the run learned, when it learned more while it ran. */
+  shown?: Masked<string> | undefined
 }
 
 export interface StepStart {
@@ -103,6 +105,8 @@ export interface RunDetail extends RunSummary {
   response: SentAnswer | null
   replay_of: string | null
   replays: string[]
+  /** The kept body as the run's masker would show it (see RunFinish.shown); null when the kept one shows no more. */
+  shown: string | null
   duplicate_of: string | null
   /** Runs kept as duplicates of this one. */
   duplicates: string[]
@@ -146,8 +150,11 @@ const INSERT_RUN = `INSERT INTO runs (id, pipeline, status, received_at, finishe
     dedupe_key, duplicate_of)
   VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings, @dedupeKey, @duplicateOf)`
 const FINISH_RUN = `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response,
-    warnings = @warnings
+    warnings = @warnings, shown = @shown
   WHERE id = @id`
+const REVISE_STEP = `UPDATE steps SET request = coalesce(@request, request), response = coalesce(@response, response), output = coalesce(@output, output),
+    error = coalesce(@error, error)
+  WHERE run_id = @runId AND seq = @seq`
 const INSERT_STEP = `INSERT INTO steps (run_id, seq, id, type, status, started_at, duration_ms, request, response, output, error)
   VALUES (@runId, @seq, @id, @type, @status, @startedAt, @durationMs, @request, @response, @output, @error)`
 const FINISH_STEP = `UPDATE steps SET status = @status, duration_ms = @durationMs, request = coalesce(@request, request),
@@ -181,7 +188,14 @@ export const runWrites = {
 
   finishRun(id: string, finish: RunFinish): Write {
     const { status, finishedAt, durationMs } = finish
-    return [FINISH_RUN, { id, status, finishedAt, durationMs, error: finish.error ?? null, response: finish.response ?? null, warnings: finish.warnings?.length ? finish.warnings : null }]
+    const warnings = finish.warnings?.length ? finish.warnings : null
+    return [FINISH_RUN, { id, status, finishedAt, durationMs, error: finish.error ?? null, response: finish.response ?? null, warnings, shown: finish.shown ?? null }]
+  },
+
+  /** A step's parts masked again with what the run learned after they were written. */
+  reviseStep(runId: string, seq: number, parts: Pick<StepFinish, 'request' | 'response' | 'output' | 'error'>): Write {
+    const { request, response, output, error } = parts
+    return [REVISE_STEP, { runId, seq, request: jsonValue(request), response: jsonValue(response), output: jsonValue(output), error: error ?? null }]
   },
 
   /** A step row: `running` with its request (before the call goes out), or already finished. */
@@ -246,7 +260,7 @@ export class RunsRepository {
        ORDER BY id DESC LIMIT @limit`,
     )
     this.#get = db.prepare(
-      `SELECT id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, duplicate_of, warnings
+      `SELECT id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, duplicate_of, warnings, shown
        FROM runs WHERE id = ?`,
     )
     this.#steps = db.prepare(

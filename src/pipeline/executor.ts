@@ -13,7 +13,7 @@ import type { KeptRequest, RunStatus, SentAnswer } from '../journal/runs.js'
 import { answerExcerpt } from '../notify/letters.js'
 import type { FailureReports } from '../notify/notifier.js'
 import type { FailureSummary } from '../notify/store.js'
-import { FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker.js'
+import { FIELD_SECRET_MAX_LENGTH, FIELD_SECRET_MIN_LENGTH, FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker.js'
 import { defaultErrorAnswer, errorAnswer, maskAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
 import type { CompiledPipeline } from './compile.js'
@@ -54,6 +54,8 @@ export interface ReceiveOptions {
   log?: Log
   /** For `respond: on_receipt`: called with the answer as soon as the request is kept. */
   respondEarly?: (result: RunResult) => void
+  /** Called once the run is in the journal: whatever goes wrong after, it is not kept again. */
+  onKept?: () => void
 }
 
 export class Executor {
@@ -100,22 +102,41 @@ export class Executor {
     const runId = newRunId()
     const mask = this.#deps.masker.forRun()
     const request = keepRequest(req, mask) // learns the request's credentials, and keeps its body as sent
+    const maskVersion = mask.version // what the kept request was masked with
     const { fields, warnings } = pipeline.source.readFields(req)
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
     // A replay is asked for by the operator: it is never a duplicate.
     const dedupeKey = options.replayOf === undefined ? dedupeDigest(pipeline, scope, warnings) : undefined
-    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, replayOf: options.replayOf, dedupeKey }
+    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, replayOf: options.replayOf, dedupeKey, maskVersion }
     const first = dedupeKey === undefined ? undefined : this.#dedupe.first(dedupeKey, pipeline.source.dedupeWindowMs)
     if (first) return this.#keepDuplicate(pipeline, req, kept, first, scope, mask, warnings, options)
 
     const claim = dedupeKey === undefined ? undefined : this.#dedupe.claim(dedupeKey, runId)
+    let inJournal = false
+    const onKept = () => {
+      inJournal = true
+      options.onKept?.()
+    }
     try {
-      const result = await this.#run(pipeline, req, kept, scope, mask, warnings, options, claim)
+      const result = await this.#run(pipeline, req, kept, scope, mask, warnings, { ...options, onKept }, claim)
       claim?.answered(result.answer)
       return result
+    } catch (err) {
+      if (!inJournal) throw err
+      return this.#failInternally(req, runId, mask, err, options.log ?? this.#deps.log)
     } finally {
       claim?.release()
     }
+  }
+
+  /** A run in the journal that hit a fault of hookrelay's own: it ends failed, and the caller gets 500. */
+  async #failInternally(req: IncomingRequest, runId: string, mask: Masker, err: unknown, log: Log): Promise<RunResult> {
+    log.error({ err, runId }, 'a run failed inside hookrelay')
+    const answer = maskAnswer(mask, errorAnswer(hookrelayError('HR_INTERNAL'), runId))
+    const finishedAt = new Date()
+    const finish = { status: 'failed' as const, error: mask.text(`internal error: ${mask.message(err)}`), response: sentRecord(mask, answer) }
+    await this.#deps.journal.finish(runId, { ...finish, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - req.receivedAt.getTime() }).catch(() => undefined)
+    return { runId, status: 'failed', answer }
   }
 
   async #run(
@@ -140,10 +161,12 @@ export class Executor {
       const failure = this.#failureWrite(pipeline, runId, req, outcome, end, mask)
       const run = { ...kept, ...this.#record(end, mask, warnings), finishedAt: finishedAt.toISOString(), durationMs }
       await this.#keep(() => this.#deps.journal.insert(run, ...failure))
+      options.onKept?.()
       return this.#ended(pipeline, req, runId, end, durationMs, failure, log)
     }
 
     await this.#keep(() => this.#deps.journal.insert({ ...kept, status: 'running', warnings: runNotes(mask, warnings) }))
+    options.onKept?.()
     const early = pipeline.source.respond === 'on_receipt' ? this.#earlyAnswer(pipeline, scope, runId, mask) : undefined
     if (early) {
       claim?.answered(early.answer)
@@ -157,7 +180,7 @@ export class Executor {
 
     const durationMs = Date.now() - started
     const failure = this.#failureWrite(pipeline, runId, req, outcome, end, mask)
-    const finish = { ...this.#record(end, mask, warnings), finishedAt: new Date().toISOString(), durationMs }
+    const finish = { ...this.#record(end, mask, warnings), shown: shownBody(req, mask, kept.maskVersion), finishedAt: new Date().toISOString(), durationMs }
     try {
       await this.#deps.journal.finish(runId, finish, ...failure)
     } catch (err) {
@@ -196,7 +219,7 @@ export class Executor {
   /** The answer sent on receipt; a template that fails gives the error answer, and its error. */
   #earlyAnswer(pipeline: CompiledPipeline, scope: Scope, runId: string, mask: Masker): EarlyAnswer {
     try {
-      return { answer: maskAnswer(mask, pipeline.source.answer.render(scope)) }
+      return { answer: mask.render(scope, (view) => pipeline.source.answer.render(view)) }
     } catch (err) {
       const message = mask.message(err)
       return { answer: maskAnswer(mask, errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId)), error: `response: ${message}` }
@@ -276,23 +299,25 @@ export class Executor {
   /** The answer for an outcome: the source's response, its on_error, or the default error. */
   #answer(pipeline: CompiledPipeline, outcome: RunOutcome, scope: Scope, runId: string, mask: Masker): Ending {
     const { source } = pipeline
-    const failed = (error: string, answer: Answer): Ending => ({ status: 'failed', error: mask.text(error), answer: maskAnswer(mask, answer) })
+    const failed = (error: string, answer: Masked<Answer>): Ending => ({ status: 'failed', error: mask.text(error), answer })
     if (outcome.status === 'ok') {
       try {
-        return { status: 'ok', error: undefined, answer: maskAnswer(mask, source.answer.render(scope)) }
+        return { status: 'ok', error: undefined, answer: mask.render(scope, (view) => source.answer.render(view)) }
       } catch (err) {
         const message = mask.message(err)
-        return failed(`response: ${message}`, errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId))
+        return failed(`response: ${message}`, maskAnswer(mask, errorAnswer(hookrelayError('HR_RESPONSE_FAILED', [message]), runId)))
       }
     }
     const step = outcome.failedStep ?? '?'
     const error = stepError(outcome)
-    if (!source.onError) return failed(error, defaultErrorAnswer(step, outcome.error ?? '', runId))
+    const defaultAnswer = () => maskAnswer(mask, defaultErrorAnswer(step, outcome.error ?? '', runId))
+    if (!source.onError) return failed(error, defaultAnswer())
+    const onError = source.onError
     try {
       scope['error'] = { step, message: outcome.error, code: outcome.errorCode }
-      return failed(error, source.onError.render(scope))
+      return failed(error, mask.render(scope, (view) => onError.render(view)))
     } catch (err) {
-      return failed(`${error}; on_error: ${mask.message(err)}`, defaultErrorAnswer(step, outcome.error ?? '', runId))
+      return failed(`${error}; on_error: ${mask.message(err)}`, defaultAnswer())
     }
   }
 }
@@ -305,6 +330,14 @@ interface NewRunStart {
   request: Masked<KeptRequest>
   replayOf: string | undefined
   dedupeKey: string | undefined
+  /** Masker.version when the request was kept: what the run learned after, shownBody() applies. */
+  maskVersion: number
+}
+
+/** The kept body masked with every secret the run learned after it was kept (for the journal API); none when it learned nothing. */
+function shownBody(req: IncomingRequest, mask: Masker, keptWith: number): Masked<string> | undefined {
+  if (mask.version === keptWith || req.body.text === undefined || req.body.text === '') return undefined
+  return mask.body(req.body.text, req.headers['content-type'])
 }
 
 /** The digest of a request's dedupe key; none when the pipeline does not dedupe or the key is empty. */
@@ -329,7 +362,7 @@ function answerOf(given: Answer | SentAnswer): Answer {
 /** For a duplicate of a run that kept no answer: the source's answer when it needs no step, else 200. */
 function fallbackAnswer(pipeline: CompiledPipeline, scope: Scope, mask: Masker): Masked<Answer> {
   try {
-    return maskAnswer(mask, pipeline.source.answer.render(scope))
+    return mask.render(scope, (view) => pipeline.source.answer.render(view))
   } catch {
     return maskAnswer(mask, { status: 200, headers: {}, body: '' })
   }
@@ -371,10 +404,12 @@ function sentRecord(mask: Masker, answer: Masked<Answer>): Masked<SentAnswer> {
 /** The source's warnings, and a note when the run met more secret-named values than it learns. */
 function runNotes(mask: Masker, warnings: readonly string[]): Masked<string[]> | undefined {
   const notes = [...warnings]
-  if (mask.overflow > 0) {
+  const n = mask.overflow
+  if (n > 0) {
     notes.push(
-      `${mask.overflow} more values under secret-named fields than the ${FIELD_SECRETS_LIMIT} a run learns: ` +
-        'those are masked where they sit under their names, not searched for elsewhere',
+      `${n} ${n === 1 ? 'value under a secret-named field was' : 'values under secret-named fields were'} not learned ` +
+        `(a run learns at most ${FIELD_SECRETS_LIMIT}, of ${FIELD_SECRET_MIN_LENGTH} to ${FIELD_SECRET_MAX_LENGTH} characters): ` +
+        'masked where they sit under their names, not searched for elsewhere',
     )
   }
   return notes.length > 0 ? mask.value(notes) : undefined

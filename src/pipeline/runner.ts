@@ -7,7 +7,7 @@ import type { StepContext, StepPart } from '../actions/types.js'
 import { hookrelayError, HookrelayError, type ErrorCode } from '../errors.js'
 import type { StepRecorder } from '../journal/journal.js'
 import type { Masked, Masker } from '../secrets/masker.js'
-import { hideUserinfo } from '../secrets/urls.js'
+import { hideUrlSecrets } from '../secrets/urls.js'
 import type { CompiledAction } from './compile.js'
 import type { Scope } from './template.js'
 
@@ -33,7 +33,38 @@ export interface RunInput {
   signal: AbortSignal
 }
 
-export async function runActions({ actions, scope, mask, recorder, signal }: RunInput): Promise<RunOutcome> {
+export async function runActions(input: RunInput): Promise<RunOutcome> {
+  const written: Written[] = []
+  const outcome = await runSteps(input, written)
+  reviseLate(input, written)
+  return outcome
+}
+
+/** What a step's row was written with: its parts as the action gave them, and how much the masker knew then. */
+interface Written {
+  seq: number
+  version: number
+  parts: { request?: StepPart; response?: StepPart; output?: unknown }
+  error?: string
+}
+
+/**
+ * A later step may teach the masker a secret an earlier one had in its answer (a token a login
+ * answered, sent on as a credential): such rows are written again, masked with all it knows.
+ */
+function reviseLate({ mask, recorder }: RunInput, written: readonly Written[]): void {
+  for (const { seq, version, parts, error } of written) {
+    if (version === mask.version) continue
+    recorder.revise(seq, {
+      request: parts.request && forJournal(mask, parts.request),
+      response: parts.response && forJournal(mask, parts.response),
+      output: parts.output === undefined ? undefined : mask.value(parts.output),
+      error: error === undefined ? undefined : mask.text(error),
+    })
+  }
+}
+
+async function runSteps({ actions, scope, mask, recorder, signal }: RunInput, written: Written[]): Promise<RunOutcome> {
   const steps = scope['steps'] as Record<string, unknown>
   for (const [seq, step] of actions.entries()) {
     if (signal.aborted) {
@@ -42,13 +73,18 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
     }
     const started = Date.now()
     recorder.started({ seq, id: step.id, type: step.type, startedAt: new Date(started).toISOString() })
-    // Each part is masked once, when it is recorded (the action has learned its secrets by then).
+    // Each part is masked when it is recorded (the action has learned its secrets by then), and
+    // again at the run's end if the masker learned more meanwhile (reviseLate).
     const kept: { request?: Masked<unknown>; response?: Masked<unknown>; output?: Masked<unknown> } = {}
+    const parts: Written['parts'] = {}
+    let version: number | undefined // what the masker knew when the first part was masked
     const ctx: StepContext = {
       scope,
       signal,
       mask,
       record(part) {
+        Object.assign(parts, part)
+        version ??= mask.version
         if (part.request !== undefined) recorder.request(seq, (kept.request = forJournal(mask, part.request)))
         if (part.response !== undefined) kept.response = forJournal(mask, part.response)
         if (part.output !== undefined) kept.output = mask.value(part.output)
@@ -57,9 +93,11 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
     try {
       steps[step.id] = await step.action.run(ctx)
       recorder.finished(seq, { status: 'ok', durationMs: Date.now() - started, ...kept })
+      written.push({ seq, version: version ?? mask.version, parts })
     } catch (err) {
       const error = mask.message(err)
       recorder.finished(seq, { status: 'failed', durationMs: Date.now() - started, error, ...kept })
+      written.push({ seq, version: version ?? mask.version, parts, error: err instanceof Error ? err.message : String(err) })
       if (step.continueOnError) {
         steps[step.id] = { error }
         continue
@@ -82,16 +120,5 @@ export async function runActions({ actions, scope, mask, recorder, signal }: Run
  * too, by its content type), the URL's userinfo hidden, and only then the body cut to the limit.
  */
 function forJournal(mask: Masker, part: StepPart): Masked<StepPart> {
-  const kept = mask.exchange(typeof part.url === 'string' ? { ...part, url: hideUserinfo(part.url) } : part)
-  if (typeof kept.body === 'string') {
-    const { text, cut: wasCut } = cut(kept.body, JOURNAL_BODY_LIMIT) // a start of masked text is masked text
-    kept.body = text
-    if (wasCut) kept.truncated = true
-  }
-  return kept
-}
-
-function cut(text: string, limit: number): { text: string; cut: boolean } {
-  if (text.length <= limit / 4 || Buffer.byteLength(text) <= limit) return { text, cut: false }
-  return { text: Buffer.from(text).subarray(0, limit).toString('utf8'), cut: true }
+  return mask.exchange(typeof part.url === 'string' ? { ...part, url: hideUrlSecrets(part.url) } : part, JOURNAL_BODY_LIMIT)
 }

@@ -93,7 +93,7 @@ export class TemplateEngine {
     try {
       return this.#liquid.parse(text)
     } catch (err) {
-      throw new TemplateCompileError(`the template does not compile: ${oneLine(err)}`)
+      throw new TemplateCompileError(`the template does not compile: ${liquidMessage(err)}`)
     }
   }
 
@@ -171,7 +171,7 @@ class CompiledTemplate implements Template {
       const missing = missingName(err)
       // The message names where the template is, never its text: that may hold a secret.
       if (missing !== undefined) throw hookrelayError('HR_TEMPLATE_MISSING', [missing, this.where], { cause: err })
-      throw hookrelayError('HR_TEMPLATE_ERROR', [this.where, oneLine(err)], { cause: err })
+      throw hookrelayError('HR_TEMPLATE_ERROR', [this.where, liquidMessage(err)], { cause: err })
     }
   }
 }
@@ -248,7 +248,11 @@ export function toText(value: unknown): string {
   return typeof value === 'object' ? JSON.stringify(value) : String(value)
 }
 
-/** An error's message on one line; never shortened (a cut could leave part of a secret that masking no longer recognises). */
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ')
+/**
+ * An error's message, never shortened nor reflowed (a cut or a changed line break could leave a
+ * secret that masking no longer recognises), and without the token text liquidjs quotes (it
+ * cuts it to 32 characters; a short one such as "|" stays): the line and column say where.
+ */
+function liquidMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*"(?:[^"\\]|\\.){4,}"(?:\.\.\.)?/g, '')
 }

@@ -7,17 +7,16 @@ import { isSecretName } from './names.js'
 import { USERINFO } from './urls.js'
 
 /**
- * Learns the values of secret-named headers (counted like any secret-named field): the whole
- * value, the credentials after an auth scheme, and for Basic the decoded `user:password` and
- * the password.
+ * The secrets in secret-named headers: the whole value, the credentials after an auth scheme,
+ * and for Basic the decoded `user:password` and the password.
  */
-export function learnHeaderSecrets(mask: Masker, headers: Record<string, unknown>): void {
+export function headerSecrets(headers: Record<string, unknown>): string[] {
+  const secrets: string[] = []
   for (const [name, value] of Object.entries(headers)) {
     if (!isSecretName(name)) continue
-    for (const one of Array.isArray(value) ? value : [value]) {
-      if (typeof one === 'string') for (const part of credentialParts(one)) mask.learnField(part)
-    }
+    for (const one of Array.isArray(value) ? value : [value]) if (typeof one === 'string') secrets.push(...credentialParts(one))
   }
+  return secrets
 }
 
 /** `Bearer X` -> ['Bearer X', 'X']; `Basic b64` also gives the decoded `user:password` and the password. */
@@ -35,15 +34,19 @@ export function credentialParts(value: string): string[] {
   return parts
 }
 
+/** A user name alone counts as a secret from this length (`https://KEY@host`); shorter ones are logins. */
+const KEY_AS_USER_LENGTH = 12
+
 /**
- * Learns the userinfo of every URL in `text`: the password, or the user name when there is no
- * password (an API key sent as the user, as in `https://KEY@host`). Both as written and decoded.
+ * Learns the userinfo of every URL in `text`: the password, or a user name long enough to be an
+ * API key when there is no password. Both as written and decoded.
  */
 export function learnUserinfo(mask: Masker, text: string): void {
   if (!text.includes('@')) return
   for (const [, , userinfo] of text.matchAll(USERINFO)) {
     const colon = userinfo!.indexOf(':')
     const secret = colon === -1 ? userinfo! : userinfo!.slice(colon + 1)
+    if (colon === -1 && secret.length < KEY_AS_USER_LENGTH) continue
     mask.learn(secret)
     mask.learn(safeDecode(secret))
   }

@@ -29,3 +29,21 @@ export function hideRequestTarget(target: string): string {
   }
   return hidden ? `${path.slice(0, q)}?${query.toString()}` : path
 }
+
+/** A URL for the journal: its userinfo and the values of its secret-named query parameters hidden. */
+export function hideUrlSecrets(url: string): string {
+  const bare = hideUserinfo(url)
+  const q = bare.indexOf('?')
+  if (q === -1) return bare
+  const hash = bare.indexOf('#', q)
+  const end = hash === -1 ? bare.length : hash
+  const query = new URLSearchParams(bare.slice(q + 1, end))
+  let hidden = false
+  const out = new URLSearchParams()
+  for (const [name, value] of query) {
+    const secret = value !== '' && isSecretName(name)
+    hidden ||= secret
+    out.append(name, secret ? MASK : value)
+  }
+  return hidden ? `${bare.slice(0, q)}?${out.toString()}${bare.slice(end)}` : bare
+}

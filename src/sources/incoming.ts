@@ -1,7 +1,7 @@
 /** A request that reached a pipeline: what is kept in the journal and what templates see. */
 import type { KeptRequest } from '../journal/runs.js'
 import type { Scope } from '../pipeline/template.js'
-import { learnHeaderSecrets } from '../secrets/learn.js'
+import { headerSecrets } from '../secrets/learn.js'
 import type { Masked, Masker } from '../secrets/masker.js'
 import { ownFields, parseBody, type ParsedBody } from './body.js'
 
@@ -26,7 +26,7 @@ export interface IncomingRequest {
  * Everything derived from the body is masked with its own secret fields too.
  */
 export function keepRequest(req: IncomingRequest, mask: Masker): Masked<KeptRequest> {
-  learnHeaderSecrets(mask, req.headers)
+  for (const secret of headerSecrets(req.headers)) mask.learnField(secret)
   mask.learnFields(req.query)
   const { text, raw } = req.body
   const body = text !== undefined ? { raw: text } : { raw: raw.toString('base64'), encoding: 'base64' as const }

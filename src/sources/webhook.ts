@@ -46,7 +46,8 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
     const pipeline = byId.get(request.params.pipeline)
     if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return void notFound(reply)
     matched.set(request, pipeline)
-    if (isPreflight(request, pipeline)) return void sendAnswer(reply, maskAnswer(masker, preflightAnswer(request, pipeline)))
+    // Its headers are the operator's, written in the config: sent as written (see Masker.render).
+    if (isPreflight(request, pipeline)) return void sendAnswer(reply, masker.render({}, () => preflightAnswer(request, pipeline, masker)))
     const { methods } = pipeline.source
     if (!methods || methods.has(request.method)) return done()
     const allowed = [...methods].join(', ')
@@ -61,10 +62,9 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
     const pipeline = matched.get(request)!
     // With respond: on_receipt the answer comes as soon as the run is kept; the run goes on.
     const answered = new Promise<RunResult>((resolve, reject) => {
-      executor.receive(pipeline, incoming(request), { log: request.log, respondEarly: resolve }).then(resolve, reject)
+      executor.receive(pipeline, incoming(request), { log: request.log, respondEarly: resolve, onKept: () => ran.add(request) }).then(resolve, reject)
     })
     const result = await keepOrRefuse(() => answered, masker)
-    ran.add(request)
     return sendAnswer(reply, result.answer, result.runId)
   }
 
@@ -120,14 +120,14 @@ function isPreflight(request: FastifyRequest, pipeline: CompiledPipeline): boole
   return Object.keys(pipeline.source.answer.constantHeaders).some((h) => h.toLowerCase() === 'access-control-allow-origin')
 }
 
-function preflightAnswer(request: FastifyRequest, pipeline: CompiledPipeline): Answer {
+function preflightAnswer(request: FastifyRequest, pipeline: CompiledPipeline, masker: Masker): Answer {
   const headers: Record<string, string> = {}
   for (const [name, value] of Object.entries(pipeline.source.answer.constantHeaders)) {
     if (name.toLowerCase().startsWith('access-control-')) headers[name.toLowerCase()] = value
   }
   headers['access-control-allow-methods'] ??= [...(pipeline.source.methods ?? METHODS)].join(', ')
   const asked = request.headers['access-control-request-headers']
-  if (asked && !headers['access-control-allow-headers']) headers['access-control-allow-headers'] = String(asked)
+  if (asked && !headers['access-control-allow-headers']) headers['access-control-allow-headers'] = masker.text(String(asked))
   headers['access-control-max-age'] ??= '600'
   return { status: 204, headers, body: '' }
 }

@@ -146,7 +146,7 @@ pipelines:
       "config.yaml:7:20 pipelines[0].source.response.headers: 'Bad Header' is not a valid header name in pipeline 'p1'",
       'config.yaml:7:43 pipelines[0].source.response.headers["X-Ok"]: a line break, which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline \'p1\'',
       "config.yaml:8:15 pipelines[0].source.response.body: the template does not compile: undefined filter: nosuchfilter, line:1, col:1 in pipeline 'p1'",
-      "config.yaml:12:14 pipelines[0].actions[0].url: the template does not compile: output \"{{ in.x\" not closed, line:1, col:19 in pipeline 'p1'",
+      "config.yaml:12:14 pipelines[0].actions[0].url: the template does not compile: output not closed, line:1, col:19 in pipeline 'p1'",
       'config.yaml:13:18 pipelines[0].actions[0].success: \'2xx\' is not a status pattern (allowed: three characters of digits and \'*\', comma-separated, e.g. "2**,409") in pipeline \'p1\'',
       'config.yaml:14:30 pipelines[0].actions[0].headers["X-Inject"]: a line break, which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline \'p1\'',
       "config.yaml:17:14 pipelines[0].actions[1].url: 'not-a-url' is not an http(s) URL in pipeline 'p1'",

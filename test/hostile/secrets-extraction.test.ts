@@ -240,7 +240,7 @@ pipelines:
     expect(JSON.parse(stub.requests[0]!.body)).toEqual(body) // the upstream got every value
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.warnings).toEqual([
-      '200 more values under secret-named fields than the 100 a run learns: those are masked where they sit under their names, not searched for elsewhere',
+      '200 values under secret-named fields were not learned (a run learns at most 100, of 8 to 1024 characters): masked where they sit under their names, not searched for elsewhere',
     ])
     expect(Object.values(run.request.body).every((v) => v === '***')).toBe(true)
     expect(Object.values(JSON.parse(run.request.raw)).every((v) => v === '***')).toBe(true)
