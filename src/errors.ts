@@ -29,6 +29,13 @@ export const ERRORS = {
   HR_PIPELINE_STOPPED: { status: 503, message: 'pipeline stopped' },
   HR_JOURNAL_UNAVAILABLE: { status: 503, message: 'the journal cannot keep this request right now; retry later' },
   HR_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down; retry later' },
+  HR_BAD_SIGNATURE: {
+    status: 401,
+    message: 'X-Hub-Signature-256 is missing or does not match the body (check app_secret against the app\'s «App secret»)',
+  },
+  HR_WRONG_SECRET: { status: 403, message: "the request's secret does not match (check secret against the community's Callback API settings)" },
+  HR_WRONG_VERIFY_TOKEN: { status: 403, message: 'hub.mode is not subscribe or hub.verify_token does not match (check verify_token)' },
+  HR_BAD_CHANGE: { status: 400, message: 'this leadgen change cannot be read: %s' },
   HR_ACTION_FAILED: { status: 500, message: "action '%s' failed: %s" },
   HR_RESPONSE_FAILED: { status: 500, message: 'the response could not be rendered: %s' },
   HR_INTERNAL: { status: 500, message: 'internal error' },

@@ -1,4 +1,5 @@
 /** Webhook URLs as an operator pastes them: server.public_url (or host:port) + /hooks/<id>/<key>. */
+import { sourceKey } from '../sources/source.js'
 import type { LoadedConfig } from '../config/load.js'
 import type { PipelineConfig } from '../config/schema.js'
 import { isGetcourse, pasteSteps, placeholderQuery } from '../sources/getcourse.js'
@@ -11,7 +12,7 @@ export function baseUrl(loaded: Pick<LoadedConfig, 'settings'>): string {
 }
 
 export function webhookUrl(loaded: Pick<LoadedConfig, 'settings'>, pipeline: PipelineConfig): string {
-  const key = pipeline.source.key
+  const key = sourceKey(pipeline.source)
   return `${baseUrl(loaded)}/hooks/${pipeline.id}${key === undefined ? '' : `/${encodeURIComponent(key)}`}`
 }
 

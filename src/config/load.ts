@@ -16,6 +16,7 @@ import { TemplateEngine } from '../pipeline/template.js'
 import { credentialParts, learnUserinfo } from '../secrets/learn.js'
 import { Masker } from '../secrets/masker.js'
 import { isSecretName } from '../secrets/names.js'
+import { sourceKey } from '../sources/source.js'
 import { parseDuration } from './duration.js'
 import { substituteEnv, typeWholeValues } from './env.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
@@ -156,7 +157,8 @@ function valueProblems(config: Config): Problem[] {
 function configWarnings(config: Config): Problem[] {
   const warnings: Problem[] = []
   config.pipelines.forEach((p, i) => {
-    const key = p.source.key
+    if (p.source.type === 'vk_ads.leads') return // no URL to guess
+    const key = sourceKey(p.source)
     if (key === undefined) {
       warnings.push({ path: ['pipelines', i, 'source'], message: 'warning: no key, so anyone who guesses the id can trigger this pipeline' })
     } else if (key.length < MIN_KEY_LENGTH) {

@@ -7,6 +7,7 @@ import type { ErrorObject } from 'ajv'
 import { isMap, isScalar, isSeq, type Document, type LineCounter } from 'yaml'
 import type { PathKey } from '../actions/types.js'
 import { HookrelayError } from '../errors.js'
+import { SOURCE_TYPES } from './schema.js'
 
 export interface Problem {
   path: readonly PathKey[]
@@ -126,15 +127,17 @@ function toProblem(err: ErrorObject, data: unknown, actionTypes: readonly string
     case 'enum':
       return { path, message: `found ${found} (allowed: ${(params['allowedValues'] as unknown[]).join(', ')})` }
     case 'discriminator':
-      return { path: params['error'] === 'mapping' ? [...path, 'type'] : path, message: discriminatorMessage(params, actionTypes) }
+      return { path: params['error'] === 'mapping' ? [...path, 'type'] : path, message: discriminatorMessage(params, path.at(-1) === 'source' ? SOURCE_KIND : { name: 'action', types: actionTypes }) }
     default:
       return { path, message: schema.hint ? `found ${found}, expected ${schema.hint}` : `found ${found}, which ${err.message ?? 'is not allowed here'}` }
   }
 }
 
-function discriminatorMessage(params: Record<string, unknown>, actionTypes: readonly string[]): string {
-  const allowed = actionTypes.join(', ')
-  if (params['error'] === 'mapping') return `unknown action type '${String(params['tagValue'])}' (allowed: ${allowed})`
+const SOURCE_KIND = { name: 'source', types: SOURCE_TYPES }
+
+function discriminatorMessage(params: Record<string, unknown>, kind: { name: string; types: readonly string[] }): string {
+  const allowed = kind.types.join(', ')
+  if (params['error'] === 'mapping') return `unknown ${kind.name} type '${String(params['tagValue'])}' (allowed: ${allowed})`
   return `missing key 'type' (allowed: ${allowed})`
 }
 

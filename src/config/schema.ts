@@ -18,7 +18,7 @@ export const DEFAULTS = {
   minIntervalMs: 300_000,
 } as const
 
-export const SOURCE_TYPES = ['http', 'getcourse.user', 'getcourse.order'] as const
+export const SOURCE_TYPES = ['http', 'getcourse.user', 'getcourse.order', 'tilda', 'vk', 'facebook.leads', 'vk_ads.leads'] as const
 
 const Server = Obj(
   {
@@ -71,25 +71,84 @@ const Answer = Obj(
   'What the caller gets.',
 )
 
-const Source = Obj(
-  {
-    type: Enum(SOURCE_TYPES, 'http, or a GetCourse preset (GET and POST, a ready URL from `hookrelay urls`).'),
-    key: Type.Optional(
-      Type.String({ pattern: '^[A-Za-z0-9._~-]+$', hint: 'letters, digits and . _ ~ -', description: 'Secret URL segment: /hooks/<id>/<key>.' }),
-    ),
-    methods: Type.Optional(
-      Type.Array(Enum(HTTP_METHODS, 'An HTTP method.'), { minItems: 1, uniqueItems: true, description: 'Accepted methods (http only); default any.' }),
-    ),
-    respond: Type.Optional(Enum(['after_actions', 'on_receipt'], 'after_actions (default): answer when the actions are done; on_receipt: as soon as the request is kept.')),
-    response: Type.Optional(Answer),
-    on_error: Type.Optional(Answer),
+/** What every webhook source has: its URL key, how it answers, and duplicate delivery. */
+const webhookKeys = {
+  key: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9._~-]+$', hint: 'letters, digits and . _ ~ -', description: 'Secret URL segment: /hooks/<id>/<key>.' }),
+  ),
+  respond: Type.Optional(Enum(['after_actions', 'on_receipt'], 'after_actions (default for http): answer when the actions are done; on_receipt: as soon as the request is kept.')),
+  response: Type.Optional(Answer),
+  on_error: Type.Optional(Answer),
+  ...dedupeKeys(),
+}
+
+function dedupeKeys() {
+  return {
     dedupe: Type.Optional(
       Type.String({ minLength: 1, description: 'A template giving each request a key; a request whose key was kept within dedupe_window runs nothing (status duplicate) and gets the first answer.' }),
     ),
     dedupe_window: Type.Optional(Duration),
-  },
-  'Where requests come from and what they are answered.',
+  }
+}
+
+const Methods = Type.Optional(
+  Type.Array(Enum(HTTP_METHODS, 'An HTTP method.'), { minItems: 1, uniqueItems: true, description: 'Accepted methods (http only); default any.' }),
 )
+
+const SecretString = (description: string) => Type.String({ minLength: 1, description })
+const HttpUrl = (description: string) => Type.String({ pattern: '^https?://[^\\s]+$', hint: 'an http(s) URL', description })
+
+/** One variant per source type; `type` picks which (ajv's discriminator), so each is checked with its own keys. */
+const SOURCES = [
+  Obj({ type: Type.Literal('http'), methods: Methods, ...webhookKeys }, 'Any HTTP request: JSON, form or text body and the query string.'),
+  Obj({ type: Type.Literal('getcourse.user'), methods: Methods, ...webhookKeys }, 'GetCourse «Вызвать URL» for a user (GET and POST; `hookrelay urls` prints the URL).'),
+  Obj({ type: Type.Literal('getcourse.order'), methods: Methods, ...webhookKeys }, 'GetCourse «Вызвать URL» for an order (GET and POST; `hookrelay urls` prints the URL).'),
+  Obj({ type: Type.Literal('tilda'), ...webhookKeys }, 'A Tilda form webhook: answers test=test, answers ok as soon as a lead is kept.'),
+  Obj(
+    {
+      type: Type.Literal('vk'),
+      confirmation: SecretString('The confirmation code VK shows in «Управление → Работа с API → Callback API»; answered to VK as written.'),
+      secret: Type.Optional(SecretString('The secret key set there; a request without it is refused with 403.')),
+      ...webhookKeys,
+    },
+    'VK Callback API: lead forms (lead_forms_new) and any other event.',
+  ),
+  Obj(
+    {
+      type: Type.Literal('facebook.leads'),
+      verify_token: SecretString('The verify token typed in the app\'s Webhooks settings.'),
+      app_secret: SecretString('The app secret: X-Hub-Signature-256 is checked with it.'),
+      page_token: SecretString('A long-lived Page access token: the lead, its form and its page are read with it.'),
+      graph_url: Type.Optional(HttpUrl('The Graph API; default https://graph.facebook.com. For tests.')),
+      api_version: Type.Optional(Type.String({ pattern: '^v\\d+\\.\\d+$', hint: 'a version such as v25.0', description: 'Graph API version; default v25.0.' })),
+      timeout: Type.Optional(Duration),
+      retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'Extra tries of a Graph call on a network error, 429 or 5xx; default 2.' })),
+      ...webhookKeys,
+    },
+    'Facebook Lead Ads: the leadgen webhook, each lead read from the Graph API.',
+  ),
+  Obj(
+    {
+      type: Type.Literal('vk_ads.leads'),
+      token: SecretString('A VK Ads (ads.vk.com) OAuth access token that may read lead forms.'),
+      interval: Type.Optional(Duration),
+      base_url: Type.Optional(HttpUrl('VK Ads; default https://ads.vk.com. For tests.')),
+      timeout: Type.Optional(Duration),
+      ...dedupeKeys(),
+    },
+    'VK Ads (myTarget) lead forms: no webhook, so hookrelay asks for new leads every interval.',
+  ),
+] as const
+
+const sourceUnion = Type.Union([...SOURCES])
+
+/** The source union as ajv sees it: a oneOf with a discriminator on `type`. */
+const Source = Type.Unsafe<Static<typeof sourceUnion>>({
+  type: 'object',
+  description: 'Where requests come from and what they are answered.',
+  discriminator: { propertyName: 'type' },
+  oneOf: [...SOURCES],
+})
 
 const actionUnion: TUnion<(typeof ACTIONS)[number]['schema'][]> = Type.Union(ACTIONS.map((a) => a.schema))
 
@@ -124,7 +183,8 @@ export const ConfigSchema = Obj(
 
 export type Config = Static<typeof ConfigSchema>
 export type PipelineConfig = Static<typeof Pipeline>
-export type SourceConfig = Static<typeof Source>
+export type SourceConfig = Static<typeof sourceUnion>
+export type WebhookSourceConfig = Exclude<SourceConfig, { type: 'vk_ads.leads' }>
 export type AnswerConfig = Static<typeof Answer>
 export type ActionConfig = Static<typeof actionUnion>
 export type SourceType = (typeof SOURCE_TYPES)[number]

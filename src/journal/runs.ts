@@ -20,6 +20,8 @@ export interface KeptRequest {
   encoding?: 'base64'
   /** The request line as sent, for a request the HTTP parser refused (its headers and body are not kept). */
   line?: string
+  /** For one event of a delivery that carried several (a Facebook batch): the delivery, and which part (from 0) of how many. */
+  delivery?: { id: string; part: number; of: number }
 }
 
 /** The answer the caller got. */

@@ -9,7 +9,7 @@ import { formatPath, type Problem } from '../config/problems.js'
 import type { Config, PipelineConfig } from '../config/schema.js'
 import type { HttpClient } from '../http/client.js'
 import type { Mailer } from '../notify/mailer.js'
-import { compileSource, type CompiledSource } from '../sources/source.js'
+import { compileSource, firstStepIds, type CompiledSource } from '../sources/source.js'
 import { RUN_NAMES, toText, type Scope, type Template, type TemplateEngine } from './template.js'
 
 export interface CompiledAction {
@@ -55,12 +55,15 @@ function compilePipeline(
   malformed: (...prefix: PathKey[]) => boolean,
 ): CompiledPipeline {
   const actionConfigs = Array.isArray(p.actions) ? p.actions : []
-  const ids = actionConfigs.map((a) => (isObject(a) && typeof a.id === 'string' ? a.id : ''))
+  // A source's own first steps (Facebook's Graph read) run before the actions, which may read them.
+  const first = isObject(p.source) ? firstStepIds(p.source.type) : []
+  const ids = [...first, ...actionConfigs.map((a) => (isObject(a) && typeof a.id === 'string' ? a.id : ''))]
   // The answer is rendered after the actions, so it may read every step.
   const source = isObject(p.source) && !malformed(...at, 'source') ? compileSource(p.source, new Builder(deps, problems, [...at, 'source'], ids, RUN_NAMES)) : undefined
   const actions = actionConfigs.flatMap((a, j): CompiledAction[] => {
     if (!isObject(a) || malformed(...at, 'actions', j)) return []
-    const build = new Builder(deps, problems, [...at, 'actions', j], ids.slice(0, j), RUN_NAMES)
+    const build = new Builder(deps, problems, [...at, 'actions', j], ids.slice(0, first.length + j), RUN_NAMES)
+    if (first.includes(a.id)) build.problem(['id'], `'${a.id}' is the ${p.source.type} source's own first step; choose another id`)
     let action: Action
     try {
       action = actionSpec(a.type)!.create(a, build)
@@ -70,7 +73,7 @@ function compilePipeline(
     }
     return [{ id: a.id, type: a.type, continueOnError: a.continue_on_error ?? false, action }]
   })
-  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, notify: p.notify ?? true, source: source!, actions }
+  return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, notify: p.notify ?? true, source: source!, actions: [...(source?.firstSteps ?? []), ...actions] }
 }
 
 function isObject<T>(value: T): value is T & object {

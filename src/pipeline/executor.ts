@@ -16,6 +16,7 @@ import type { FailureSummary } from '../notify/store.js'
 import { FIELD_SECRET_MAX_LENGTH, FIELD_SECRET_MIN_LENGTH, FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker.js'
 import { defaultErrorAnswer, errorAnswer, maskAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
+import type { DeliveryPart } from '../sources/preset.js'
 import type { CompiledPipeline } from './compile.js'
 import { Deduplicator, type Claim, type FirstRun } from './dedupe.js'
 import { runActions, type RunOutcome } from './runner.js'
@@ -77,7 +78,11 @@ export class Executor {
    * then nothing ran, and the caller should be told to retry.
    */
   receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions = {}): Promise<RunResult> {
-    const run = this.#receive(pipeline, req, options)
+    return this.#track(this.#receive(pipeline, req, options))
+  }
+
+  /** Runs in flight are waited for at shutdown (idle()). */
+  #track<T>(run: Promise<T>): Promise<T> {
     this.#inflight.add(run)
     const forget = () => this.#inflight.delete(run)
     run.then(forget, forget)
@@ -95,15 +100,29 @@ export class Executor {
     return true
   }
 
-  async #receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions): Promise<RunResult> {
+  async #receive(pipeline: CompiledPipeline, req: IncomingRequest, options: ReceiveOptions, part?: DeliveryPart): Promise<RunResult> {
     if (req.body.error) return this.reject(pipeline, req, req.body.error, options)
-    if (!pipeline.enabled) return this.#keepFinished(pipeline, req, 'skipped', hookrelayError('HR_PIPELINE_STOPPED'), options)
+    if (!pipeline.enabled) return this.#keepFinished(pipeline, req, 'skipped', options, { error: hookrelayError('HR_PIPELINE_STOPPED') })
+    // A replay was let in once already: no handshake, no signature (its secret headers are kept masked).
+    if (options.replayOf === undefined && part === undefined) {
+      const screening = pipeline.source.screen(req)
+      if (screening && 'refuse' in screening) return this.reject(pipeline, req, screening.refuse, options)
+      if (screening) return this.#keepFinished(pipeline, req, 'skipped', options, { answer: screening.handshake, note: screening.note })
+    }
+    const { split } = pipeline.source
+    if (split && part === undefined) {
+      const parts = split(req)
+      if (req.delivery === undefined) return this.#receiveDelivery(pipeline, req, parts, options)
+      const replayed = parts[req.delivery.part]
+      if (!replayed) throw hookrelayError('HR_REPLAY_REFUSED', [`the kept delivery no longer holds part ${req.delivery.part + 1}`])
+      part = replayed
+    }
 
     const runId = newRunId()
     const mask = this.#deps.masker.forRun()
     const request = keepRequest(req, mask) // learns the request's credentials, and keeps its body as sent
     const maskVersion = mask.version // what the kept request was masked with
-    const { fields, warnings } = pipeline.source.readFields(req)
+    const { fields, warnings } = part ?? pipeline.source.readFields(req)
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
     // A replay is asked for by the operator: it is never a duplicate.
     const dedupeKey = options.replayOf === undefined ? dedupeDigest(pipeline, scope, warnings) : undefined
@@ -253,7 +272,7 @@ export class Executor {
 
   /** Keeps a request that was refused before any action (bad body, wrong method, too large). */
   reject(pipeline: CompiledPipeline, req: IncomingRequest, err: HookrelayError, options: ReceiveOptions = {}): Promise<RunResult> {
-    return this.#keepFinished(pipeline, req, 'rejected', err, options)
+    return this.#keepFinished(pipeline, req, 'rejected', options, { error: err })
   }
 
   /** Ends calls in flight (at shutdown): their steps fail and the runs end as failed. */
@@ -261,13 +280,43 @@ export class Executor {
     this.#abort.abort()
   }
 
-  async #keepFinished(pipeline: CompiledPipeline, req: IncomingRequest, status: RunStatus, err: HookrelayError, options: ReceiveOptions): Promise<RunResult> {
+  /**
+   * One delivery that carries several events (a Facebook batch): one run each, and one answer,
+   * the source's, once every run is kept. A part that cannot be read is kept as rejected; the
+   * others still run. Nothing in it: kept as skipped.
+   */
+  async #receiveDelivery(pipeline: CompiledPipeline, req: IncomingRequest, parts: DeliveryPart[], options: ReceiveOptions): Promise<RunResult> {
+    if (parts.length === 0) return this.#keepFinished(pipeline, req, 'skipped', options, { answer: { status: 200, headers: {}, body: '' }, note: 'a delivery without an event to run' })
+    const delivery = newRunId()
+    const kept = await Promise.all(
+      parts.map((part, i) => {
+        const one = { ...req, delivery: { id: delivery, part: i, of: parts.length } }
+        if (part.error) return this.reject(pipeline, one, part.error, options)
+        return new Promise<RunResult>((resolve, reject) => {
+          this.#track(this.#receive(pipeline, one, { ...options, respondEarly: resolve }, part)).then(resolve, reject)
+        })
+      }),
+    )
+    const answered = kept.find((r) => r.status !== 'rejected') ?? kept[0]!
+    const mask = this.#deps.masker.forRun()
+    return { runId: answered.runId, status: answered.status, answer: mask.render({}, () => pipeline.source.answer.render({})) }
+  }
+
+  /** A request kept without a run: refused (rejected), stopped or a handshake (skipped); answered with the error, or the handshake's answer. */
+  async #keepFinished(
+    pipeline: CompiledPipeline,
+    req: IncomingRequest,
+    status: RunStatus,
+    options: ReceiveOptions,
+    why: { error: HookrelayError } | { answer: Answer; note: string },
+  ): Promise<RunResult> {
     const runId = newRunId()
     const mask = this.#deps.masker.forRun()
     const request = keepRequest(req, mask)
-    // The error may quote the request (V8 on bad JSON), which may hold a secret.
-    const error = mask.message(err)
-    const answer = maskAnswer(mask, errorAnswer(err, runId))
+    // The error may quote the request (V8 on bad JSON), which may hold a secret. A handshake's
+    // answer is the preset's (a VK confirmation code from the config): sent as written.
+    const error = 'error' in why ? mask.message(why.error) : undefined
+    const answer = 'error' in why ? maskAnswer(mask, errorAnswer(why.error, runId)) : mask.render({}, () => why.answer)
     await this.#keep(() =>
       this.#deps.journal.insert({
         id: runId,
@@ -280,10 +329,10 @@ export class Executor {
         replayOf: options.replayOf,
         error,
         response: sentRecord(mask, answer),
-        warnings: runNotes(mask, []),
+        warnings: runNotes(mask, 'note' in why ? [why.note] : []),
       }),
     )
-    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error }, 'run kept without running')
+    ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error, note: 'note' in why ? why.note : undefined }, 'run kept without running')
     return { runId, status, answer }
   }
 

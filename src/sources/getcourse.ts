@@ -3,6 +3,8 @@
  * names they arrive under in `in.*`, and the guard for placeholders GetCourse left unfilled.
  */
 import type { SourceType } from '../config/schema.js'
+import { inFields } from './incoming.js'
+import type { Preset } from './preset.js'
 
 /** [name in `in.*`, GetCourse placeholder]: the query string `hookrelay urls` prints. */
 export const GETCOURSE_FIELDS: Record<'getcourse.user' | 'getcourse.order', ReadonlyArray<readonly [string, string]>> = {
@@ -87,4 +89,15 @@ export function guardGetcourseFields(fields: Record<string, unknown>): string[] 
   const phone = fields['phone']
   if (typeof phone === 'string' && /^ \d/.test(phone)) fields['phone'] = `+${phone.slice(1)}`
   return warnings
+}
+
+/** The GetCourse presets: GET and POST, and the guard above on `in.*`. */
+export function getcoursePreset(): Preset {
+  return {
+    methods: ['GET', 'POST'],
+    readFields(req) {
+      const fields = inFields(req, true) // the guard edits it
+      return { fields, warnings: guardGetcourseFields(fields) }
+    },
+  }
 }

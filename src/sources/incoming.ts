@@ -16,6 +16,8 @@ export interface IncomingRequest {
   receivedAt: Date
   /** The request line as sent (key masked), for a request the HTTP parser refused. */
   line?: string
+  /** For one event of a delivery that carried several: which it is (replay runs that one again). */
+  delivery?: { id: string; part: number; of: number }
 }
 
 /**
@@ -31,7 +33,8 @@ export function keepRequest(req: IncomingRequest, mask: Masker): Masked<KeptRequ
   const { text, raw } = req.body
   const body = text !== undefined ? { raw: text } : { raw: raw.toString('base64'), encoding: 'base64' as const }
   const line = req.line === undefined ? {} : { line: req.line }
-  const kept = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line })
+  const delivery = req.delivery === undefined ? {} : { delivery: req.delivery }
+  const kept = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line, ...delivery })
   mask.learnFields(req.body.value)
   return kept
 }
@@ -46,6 +49,7 @@ export function restoreRequest(kept: KeptRequest, receivedAt: Date): IncomingReq
     headers: kept.headers,
     body: parseBody(raw, kept.headers['content-type']),
     receivedAt,
+    ...(kept.delivery ? { delivery: kept.delivery } : {}),
   }
 }
 

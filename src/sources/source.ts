@@ -1,18 +1,26 @@
-/** A pipeline's source compiled: its key, accepted methods, answers and CORS headers. */
-import { timingSafeEqual } from 'node:crypto'
+/**
+ * A pipeline's source compiled: its key, accepted methods, answers and CORS headers, and what
+ * its preset adds (handshake, authentication, fields, defaults; see preset.ts).
+ */
 import type { BuildContext } from '../actions/types.js'
 import { parseDuration } from '../config/duration.js'
-import type { SourceConfig, SourceType } from '../config/schema.js'
+import type { SourceConfig, SourceType, WebhookSourceConfig } from '../config/schema.js'
+import type { CompiledAction } from '../pipeline/compile.js'
 import { ERROR_NAMES, type Template } from '../pipeline/template.js'
+import { sameSecret } from '../secrets/compare.js'
 import { compileAnswer, type CompiledAnswer } from './answer.js'
-import { guardGetcourseFields, isGetcourse } from './getcourse.js'
+import { facebookPreset } from './facebook.js'
+import { getcoursePreset } from './getcourse.js'
 import { inFields, type IncomingRequest } from './incoming.js'
-
-/** GetCourse's "Вызвать URL" sends GET or POST; the presets accept exactly those. */
-const GETCOURSE_METHODS = ['GET', 'POST'] as const
+import type { DeliveryPart, Fields, Preset, Screening } from './preset.js'
+import { tildaPreset } from './tilda.js'
+import { vkAdsSource, type CompiledPoller } from './vk-ads.js'
+import { vkPreset } from './vk.js'
 
 export interface CompiledSource {
   type: SourceType
+  /** False for a source that has no URL (a poller): every request to it is an unknown URL. */
+  webhook: boolean
   /** on_receipt: the answer goes as soon as the request is kept; the actions run after. */
   respond: 'after_actions' | 'on_receipt'
   /** undefined: any method. */
@@ -21,38 +29,73 @@ export interface CompiledSource {
   onError: CompiledAnswer | undefined
   /** Compares a URL key in constant time. */
   keyMatches(given: string | undefined): boolean
+  /** A handshake to answer, or an authentication to refuse, before any run. */
+  screen(req: IncomingRequest): Screening | undefined
   /** `in.*` for a request, and warnings about it for the journal. */
-  readFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] }
+  readFields(req: IncomingRequest): Fields
+  /** A delivery that carries several events (one run each); undefined: one request, one run. */
+  split: ((req: IncomingRequest) => DeliveryPart[]) | undefined
+  /** Actions the source runs before the pipeline's own. */
+  firstSteps: CompiledAction[]
   /** The dedupe key's template (see pipeline/dedupe.ts), and how long a key is remembered. */
   dedupe: Template | undefined
   dedupeWindowMs: number
+  /** For a source that asks for its events itself (vk_ads.leads). */
+  poller: CompiledPoller | undefined
 }
 
 /** How long a dedupe key is remembered unless `dedupe_window` says otherwise. */
 export const DEFAULT_DEDUPE_WINDOW_MS = 7 * 86_400_000
 
+const PRESETS: Record<Exclude<SourceType, 'http' | 'vk_ads.leads'>, (config: never, build: BuildContext) => Preset> = {
+  'getcourse.user': getcoursePreset,
+  'getcourse.order': getcoursePreset,
+  tilda: tildaPreset,
+  vk: vkPreset,
+  'facebook.leads': facebookPreset,
+}
+
 export function compileSource(config: SourceConfig, build: BuildContext): CompiledSource {
-  if (config.type !== 'http' && config.methods) {
-    build.problem(['methods'], `${config.type} accepts ${GETCOURSE_METHODS.join(' and ')}; remove methods or use type http`)
+  if (config.type === 'vk_ads.leads') return vkAdsSource(config, build, dedupeWindow(config.dedupe_window, build))
+  const preset: Preset = config.type === 'http' ? {} : PRESETS[config.type](config as never, build)
+  const configured = 'methods' in config ? config.methods : undefined
+  if (configured && preset.methods) {
+    build.problem(['methods'], `${config.type} accepts ${preset.methods.join(' and ')}; remove methods or use type http`)
   }
-  const methods = config.type === 'http' ? config.methods : GETCOURSE_METHODS
-  const respond = config.respond ?? 'after_actions'
+  const methods = configured ?? preset.methods
+  const respond = config.respond ?? preset.respond ?? 'after_actions'
   if (respond === 'on_receipt' && config.on_error) {
     build.problem(['on_error'], 'has no effect with respond: on_receipt (the answer is sent before any action runs); remove it')
   }
+  const dedupe = config.dedupe ?? preset.dedupe
   return {
     type: config.type,
+    webhook: true,
     respond,
     methods: methods ? new Set(methods) : undefined,
     // Answered on receipt, the response is rendered before any step exists.
-    answer: compileAnswer(config.response, 200, respond === 'on_receipt' ? build.withoutSteps(['response']) : build.at(['response'])),
+    answer: compileAnswer(config.response ?? preset.response, 200, respond === 'on_receipt' ? build.withoutSteps(['response']) : build.at(['response'])),
     onError: config.on_error ? compileAnswer(config.on_error, 500, build.at(['on_error'], ERROR_NAMES)) : undefined,
     keyMatches: keyMatcher(config.key),
-    readFields: isGetcourse(config.type) ? readGetcourseFields : (req) => ({ fields: inFields(req), warnings: [] }),
+    screen: preset.screen ?? (() => undefined),
+    readFields: preset.readFields ?? ((req) => ({ fields: inFields(req), warnings: [] })),
+    split: preset.split,
+    firstSteps: preset.firstSteps ?? [],
     // Rendered before any action: it may read the request, never a step.
-    dedupe: config.dedupe === undefined ? undefined : build.withoutSteps(['dedupe']).template(config.dedupe, []),
+    dedupe: dedupe === undefined ? undefined : build.withoutSteps(['dedupe']).template(dedupe, []),
     dedupeWindowMs: dedupeWindow(config.dedupe_window, build),
+    poller: undefined,
   }
+}
+
+/** The ids of the steps a source runs before the pipeline's actions (known before it compiles, for template checks). */
+export function firstStepIds(type: SourceType): string[] {
+  return type === 'facebook.leads' ? ['facebook'] : []
+}
+
+/** The URL key of a source; none for a poller, which has no URL. */
+export function sourceKey(config: SourceConfig): string | undefined {
+  return config.type === 'vk_ads.leads' ? undefined : (config as WebhookSourceConfig).key
 }
 
 function dedupeWindow(value: string | number | undefined, build: BuildContext): number {
@@ -62,24 +105,7 @@ function dedupeWindow(value: string | number | undefined, build: BuildContext): 
   return ms || DEFAULT_DEDUPE_WINDOW_MS
 }
 
-function readGetcourseFields(req: IncomingRequest): { fields: Record<string, unknown>; warnings: string[] } {
-  const fields = inFields(req, true) // the guard edits it
-  return { fields, warnings: guardGetcourseFields(fields) }
-}
-
-/**
- * Constant time over the key's content. timingSafeEqual throws on a length mismatch, so a key of
- * another length is compared with the expected key itself (the same work) and refused: only
- * "the length differs" can show in the timing, never how much of the key was right. (Hashing
- * both sides would hide the length too, at several microseconds per request.)
- */
 function keyMatcher(key: string | undefined): (given: string | undefined) => boolean {
   if (key === undefined) return (given) => given === undefined
-  const expected = Buffer.from(key)
-  return (given) => {
-    if (given === undefined) return false
-    const candidate = Buffer.from(given)
-    if (candidate.length !== expected.length) return !timingSafeEqual(expected, expected)
-    return timingSafeEqual(candidate, expected)
-  }
+  return (given) => sameSecret(given, key)
 }

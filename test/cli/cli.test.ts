@@ -53,7 +53,7 @@ describe('check', () => {
       `${path}: 3 problems`,
       `${path}:6:9 pipelines[0].actions[0]: missing key 'url' in pipeline 'crm'`,
       `${path}:6:41 pipelines[0].actions[0]: unknown key 'ur1' (allowed: method, url, query, headers, body, success, allow_private_network, timeout, retries, id, type, continue_on_error) in pipeline 'crm'`,
-      `${path}:9:21 pipelines[1].source.type: found 'htp' (allowed: http, getcourse.user, getcourse.order) in pipeline 'open'`,
+      `${path}:9:21 pipelines[1].source.type: unknown source type 'htp' (allowed: http, getcourse.user, getcourse.order, tilda, vk, facebook.leads, vk_ads.leads) in pipeline 'open'`,
     ])
   })
 

@@ -1,0 +1,189 @@
+/**
+ * `facebook.leads`: Facebook Lead Ads through the app's Webhooks product. Meta checks the URL
+ * with a GET (hub.verify_token, hub.challenge), then POSTs `leadgen` changes, batched, signed
+ * with the app secret over the raw bytes, carrying ids only; each lead is read from the Graph
+ * API with the Page token, as the run's first step. Facts and what is not verified:
+ * ../shared/apis/LEAD-SOURCES.md, section 1.
+ */
+import { createHmac } from 'node:crypto'
+import type { BuildContext } from '../actions/types.js'
+import { callService, compileServiceOptions, serviceUrl, type Reading, type Service } from '../actions/service-call.js'
+import type { WebhookSourceConfig } from '../config/schema.js'
+import { hookrelayError } from '../errors.js'
+import type { HttpClient } from '../http/client.js'
+import { sameSecret } from '../secrets/compare.js'
+import type { Masker } from '../secrets/masker.js'
+import type { IncomingRequest } from './incoming.js'
+import type { DeliveryPart, Preset, Screening } from './preset.js'
+import type { CallOptions } from '../actions/http-call.js'
+import type { StepContext, StepOutput } from '../actions/types.js'
+
+type FacebookConfig = Extract<WebhookSourceConfig, { type: 'facebook.leads' }>
+
+export const DEFAULT_GRAPH_URL = 'https://graph.facebook.com'
+export const DEFAULT_API_VERSION = 'v25.0'
+/** The lead's fields, asked for by name (a bare GET gives only some of them). */
+const LEAD_FIELDS = 'id,created_time,ad_id,ad_name,adset_id,adset_name,campaign_id,campaign_name,form_id,is_organic,platform,field_data'
+/** How long a form's or a page's name is remembered. */
+const NAME_TTL_MS = 60 * 60_000
+const NAME_CACHE_SIZE = 1000
+
+export function facebookPreset(config: FacebookConfig, build: BuildContext): Preset {
+  const graph = new Graph(config, build.http, compileServiceOptions({ timeout: config.timeout, retries: config.retries ?? 2 }, build))
+  return {
+    methods: ['GET', 'POST'],
+    respond: 'on_receipt',
+    response: { status: 200, body: '' },
+    dedupe: '{{ in.id }}', // Facebook retries for up to 36 hours
+    screen: (req) => (req.method === 'GET' ? verification(req, config.verify_token) : signature(req, config.app_secret)),
+    split: readChanges,
+    firstSteps: [{ id: 'facebook', type: 'facebook.lead', continueOnError: false, action: { run: (ctx) => graph.readLead(ctx) } }],
+  }
+}
+
+/** The GET with which Meta checks the URL: the challenge echoed when the verify token matches. */
+function verification(req: IncomingRequest, verifyToken: string): Screening {
+  const one = (name: string) => {
+    const value = req.query[name]
+    return typeof value === 'string' ? value : undefined
+  }
+  if (one('hub.mode') !== 'subscribe' || !sameSecret(one('hub.verify_token'), verifyToken)) return { refuse: hookrelayError('HR_WRONG_VERIFY_TOKEN') }
+  return { handshake: { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: one('hub.challenge') ?? '' }, note: 'Facebook verification request: answered the challenge' }
+}
+
+/** X-Hub-Signature-256: HMAC-SHA256 of the exact bytes received, with the app secret; compared in constant time. */
+function signature(req: IncomingRequest, appSecret: string): Screening | undefined {
+  const given = req.headers['x-hub-signature-256']
+  const expected = `sha256=${createHmac('sha256', appSecret).update(req.body.raw).digest('hex')}`
+  return sameSecret(typeof given === 'string' ? given.trim().toLowerCase() : undefined, expected) ? undefined : { refuse: hookrelayError('HR_BAD_SIGNATURE') }
+}
+
+/**
+ * One part per `leadgen` change of every entry (Meta batches up to 1,000). Ids are read as
+ * text from the raw body: a 17-digit id read as a JavaScript number would lose its last digits.
+ */
+export function readChanges(req: IncomingRequest): DeliveryPart[] {
+  let body: unknown
+  try {
+    body = JSON.parse(quoteLongIntegers(req.body.text ?? ''))
+  } catch {
+    return []
+  }
+  const entries = (body as { entry?: unknown })?.entry
+  const parts: DeliveryPart[] = []
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    const { id: entryId, changes } = (entry ?? {}) as { id?: unknown; changes?: unknown }
+    for (const change of Array.isArray(changes) ? changes : []) {
+      const { field, value } = (change ?? {}) as { field?: unknown; value?: Record<string, unknown> }
+      if (field !== 'leadgen') continue
+      const v = value ?? {}
+      const fields: Record<string, unknown> = Object.create(null)
+      for (const key of ['form_id', 'ad_id', 'adgroup_id', 'created_time']) if (v[key] !== undefined && v[key] !== null) fields[key] = String(v[key])
+      fields['page_id'] = String(v['page_id'] ?? entryId ?? '')
+      const leadgenId = v['leadgen_id']
+      if (typeof leadgenId !== 'string' && typeof leadgenId !== 'number') {
+        parts.push({ fields, warnings: [], error: hookrelayError('HR_BAD_CHANGE', ['it has no leadgen_id']) })
+        continue
+      }
+      fields['id'] = String(leadgenId)
+      fields['leadgen_id'] = String(leadgenId)
+      parts.push({ fields, warnings: [] })
+    }
+  }
+  return parts
+}
+
+/** Puts integers of 16 digits and more outside strings into quotes, so that JSON.parse keeps every digit. */
+export function quoteLongIntegers(text: string): string {
+  let out = ''
+  let copied = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 34 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92 /* \ */) i++
+    } else if (c >= 48 && c <= 57 && !/[\d.eE+-]/.test(text[i - 1] ?? '')) {
+      let end = i
+      while (end < text.length && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++
+      if (end - i >= 16 && !/[.eE]/.test(text[end] ?? '')) {
+        out += `${text.slice(copied, i)}"${text.slice(i, end)}"`
+        copied = end
+      }
+      i = end - 1
+    }
+  }
+  return out + text.slice(copied)
+}
+
+/** The Graph API, read with the Page token; form and page names are remembered for an hour. */
+class Graph {
+  readonly #config: FacebookConfig
+  readonly #http: HttpClient
+  readonly #options: CallOptions
+  readonly #names = new Map<string, { name: string; until: number }>()
+
+  constructor(config: FacebookConfig, http: HttpClient, options: CallOptions) {
+    this.#config = config
+    this.#http = http
+    this.#options = options
+  }
+
+  /**
+   * The run's first step: the form's and the page's names (from the cache when it has them),
+   * then the lead; `in.*` gets the lead's fields and each of its answers (values joined by ", ").
+   */
+  async readLead(ctx: StepContext): Promise<StepOutput> {
+    const fields = ctx.scope['in'] as Record<string, unknown>
+    ctx.mask.learn(this.#config.page_token)
+    const formName = typeof fields['form_id'] === 'string' ? await this.#name(fields['form_id'], ctx) : undefined
+    const pageName = typeof fields['page_id'] === 'string' && fields['page_id'] !== '' ? await this.#name(fields['page_id'], ctx) : undefined
+    const lead = await this.#get(String(fields['id']), LEAD_FIELDS, ctx)
+    for (const key of ['id', 'created_time', 'ad_id', 'ad_name', 'adset_id', 'adset_name', 'campaign_id', 'campaign_name', 'form_id']) {
+      if (lead[key] !== undefined && lead[key] !== null) fields[key] = String(lead[key])
+    }
+    fields['form_name'] = formName ?? ''
+    fields['page_name'] = pageName ?? ''
+    const answers = Array.isArray(lead['field_data']) ? (lead['field_data'] as Array<{ name?: unknown; values?: unknown }>) : []
+    for (const { name, values } of answers) {
+      if (typeof name !== 'string' || name === '' || name in fields) continue
+      fields[name] = (Array.isArray(values) ? values : [values]).map((v) => String(v ?? '')).join(', ')
+    }
+    return { lead, form_name: formName ?? null, page_name: pageName ?? null }
+  }
+
+  async #name(id: string, ctx: StepContext): Promise<string> {
+    const cached = this.#names.get(id)
+    if (cached && cached.until > Date.now()) return cached.name
+    const node = await this.#get(id, 'id,name', ctx)
+    const name = typeof node['name'] === 'string' ? node['name'] : ''
+    if (this.#names.size >= NAME_CACHE_SIZE) this.#names.clear()
+    this.#names.set(id, { name, until: Date.now() + NAME_TTL_MS })
+    return name
+  }
+
+  async #get(id: string, fields: string, ctx: StepContext): Promise<Record<string, unknown>> {
+    const base = this.#config.graph_url ?? DEFAULT_GRAPH_URL
+    const url = serviceUrl(base, `/${this.#config.api_version ?? DEFAULT_API_VERSION}/${encodeURIComponent(id)}`)
+    url.searchParams.set('fields', fields)
+    url.searchParams.set('access_token', this.#config.page_token)
+    const output = await callService(GRAPH, this.#http, { method: 'GET', url, headers: { accept: 'application/json' } }, this.#options, ctx)
+    return output['json'] as Record<string, unknown>
+  }
+}
+
+/** Graph's answers: the node's JSON, or its error's message, code and fbtrace_id. */
+const GRAPH: Service = {
+  name: 'Graph API',
+  read(response, mask: Masker): Reading {
+    let json: Record<string, unknown> | null = null
+    try {
+      json = JSON.parse(quoteLongIntegers(response.body)) as Record<string, unknown>
+    } catch {
+      return { error: `an answer that is not JSON (${mask.body(response.body).slice(0, 200)})` }
+    }
+    const error = json?.['error'] as { message?: unknown; code?: unknown; error_subcode?: unknown; fbtrace_id?: unknown } | undefined
+    if (response.status < 300 && !error && json) return { output: { json } }
+    if (!error) return { error: 'an error without a message' }
+    const details = [`code ${String(error.code ?? '?')}`, error.error_subcode === undefined ? '' : `subcode ${String(error.error_subcode)}`, error.fbtrace_id === undefined ? '' : `fbtrace_id ${String(error.fbtrace_id)}`]
+    return { error: `${String(error.message ?? 'no message')} (${details.filter(Boolean).join(', ')})` }
+  },
+}

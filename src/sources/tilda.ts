@@ -1,0 +1,86 @@
+/**
+ * `tilda`: the webhook of a Tilda form («Настройки сайта → Формы → Webhook»). Tilda checks the
+ * URL with `test=test` when it is connected, gives up on an answer after 5 s and tries twice
+ * more, a minute apart; so it is answered `ok` as soon as a lead is kept. Facts and what is not
+ * verified: ../shared/apis/LEAD-SOURCES.md, section 5.
+ */
+import type { IncomingRequest } from './incoming.js'
+import { inFields } from './incoming.js'
+import { textAnswer, type Fields, type Preset } from './preset.js'
+
+export function tildaPreset(): Preset {
+  return {
+    methods: ['POST'],
+    respond: 'on_receipt',
+    response: textAnswer('ok'),
+    // `tranid` is not verified in Tilda's captures; when it is absent nothing is deduplicated.
+    dedupe: "{{ in.tranid | default: '' }}",
+    screen(req) {
+      const fields = req.body.fields
+      const keys = Object.keys(fields)
+      if (keys.length === 1 && fields['test'] === 'test') {
+        return { handshake: { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'ok' }, note: 'Tilda connection check (test=test): answered ok, nothing run' }
+      }
+      return undefined
+    },
+    readFields: readTildaFields,
+  }
+}
+
+/**
+ * The form's fields as sent (its «Variable name» keys, formid, formname, tranid, COOKIES), with
+ * the cart as `in.payment`: from `payment[...]` keys (which are then left out) or from a
+ * `payment` JSON string.
+ */
+export function readTildaFields(req: IncomingRequest): Fields {
+  const fields = inFields(req, true)
+  const warnings: string[] = []
+  const bracketed = Object.keys(fields).filter((key) => key.startsWith('payment['))
+  if (bracketed.length > 0) {
+    const payment = Object.create(null) as Record<string, unknown>
+    for (const key of bracketed) {
+      const path = bracketPath(key.slice('payment'.length))
+      // Such a name could reach an object's prototype: the field is left out.
+      if (path.some((segment) => FORBIDDEN.has(segment))) warnings.push(`field '${key}' left out: its name is not a cart field`)
+      else setPath(payment, path, fields[key])
+      delete fields[key]
+    }
+    fields['payment'] = payment
+  } else if (typeof fields['payment'] === 'string') {
+    try {
+      fields['payment'] = JSON.parse(fields['payment'])
+    } catch {
+      warnings.push("field 'payment' is not the JSON Tilda sends for a cart: kept as text")
+    }
+  }
+  return { fields, warnings }
+}
+
+const FORBIDDEN = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** `[products][0][name]` -> ['products', '0', 'name']. */
+function bracketPath(rest: string): string[] {
+  return [...rest.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1]!)
+}
+
+/** Numbers up to this become list positions; a larger one stays a key (no huge sparse list). */
+const MAX_INDEX = 1000
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node: Record<string, unknown> | unknown[] = target
+  path.forEach((segment, i) => {
+    const last = i === path.length - 1
+    const index = /^\d+$/.test(segment) && Number(segment) < MAX_INDEX && Array.isArray(node) ? Number(segment) : segment
+    const container = node as Record<string | number, unknown>
+    if (last) {
+      container[index] = value
+      return
+    }
+    let child = container[index]
+    if (typeof child !== 'object' || child === null) {
+      child = /^\d+$/.test(path[i + 1]!) && Number(path[i + 1]) < MAX_INDEX ? [] : Object.create(null)
+      container[index] = child
+    }
+    node = child as Record<string, unknown> | unknown[]
+  })
+}

@@ -1,0 +1,124 @@
+/**
+ * `vk_ads.leads`: lead forms of VK Ads (ads.vk.com, myTarget's successor), which pushes nothing:
+ * hookrelay asks for new leads every `interval` with an OAuth token, one run per lead. The
+ * endpoint and its fields come from a third-party SDK (alexeitsurkan/vk-ads-php-sdk), not from
+ * VK's documentation: see ../shared/apis/LEAD-SOURCES.md, section 3.
+ */
+import type { BuildContext } from '../actions/types.js'
+import { parseDuration } from '../config/duration.js'
+import type { SourceConfig } from '../config/schema.js'
+import { hookrelayError } from '../errors.js'
+import type { HttpClient } from '../http/client.js'
+import { parseStatusPattern } from '../http/status-pattern.js'
+import { compileAnswer } from './answer.js'
+import { quoteLongIntegers } from './facebook.js'
+import type { CompiledSource } from './source.js'
+
+type VkAdsConfig = Extract<SourceConfig, { type: 'vk_ads.leads' }>
+
+export const DEFAULT_VK_ADS_URL = 'https://ads.vk.com'
+const LEADS_PATH = '/api/v1/lead_ads/leads.json'
+const DEFAULT_INTERVAL_MS = 60_000
+/** Leads asked for at once (the SDK's and the API's page size), and pages in one poll at most. */
+const PAGE_SIZE = 50
+const MAX_PAGES = 20
+
+/** One poll's result: the leads in the order they came, and the cursor to ask from next time. */
+export interface Polled {
+  leads: Array<Record<string, unknown>>
+  cursor: string | undefined
+}
+
+export interface CompiledPoller {
+  intervalMs: number
+  /** What the journal shows of a poll: the request without its token. */
+  describe(cursor: string | undefined): { method: string; path: string; query: Record<string, string> }
+  /** Asks for the leads created since `cursor` (an API time, inclusive: the dedupe key drops a lead seen twice). */
+  poll(cursor: string | undefined, signal: AbortSignal): Promise<Polled>
+  /** `in.*` of a lead: its fields, contact_info flattened, each answer under its question. */
+  fields(lead: Record<string, unknown>): Record<string, unknown>
+}
+
+export function vkAdsSource(config: VkAdsConfig, build: BuildContext, dedupeWindowMs: number): CompiledSource {
+  const intervalMs = config.interval === undefined ? DEFAULT_INTERVAL_MS : parseDuration(config.interval)
+  if (intervalMs === undefined || intervalMs < 1000) build.problem(['interval'], `'${String(config.interval)}' is not a duration of 1s or more`)
+  const timeoutMs = config.timeout === undefined ? 30_000 : (parseDuration(config.timeout) ?? 30_000)
+  return {
+    type: 'vk_ads.leads',
+    webhook: false,
+    respond: 'after_actions',
+    methods: undefined,
+    answer: compileAnswer(undefined, 200, build.withoutSteps(['response'])),
+    onError: undefined,
+    keyMatches: () => false,
+    screen: () => undefined,
+    readFields: (req) => ({ fields: leadFields((req.body.value ?? {}) as Record<string, unknown>), warnings: [] }),
+    split: undefined,
+    firstSteps: [],
+    dedupe: build.withoutSteps(['dedupe']).template(config.dedupe ?? '{{ in.id }}', []),
+    dedupeWindowMs,
+    poller: poller(config, build.http, Math.max(1000, intervalMs ?? DEFAULT_INTERVAL_MS), timeoutMs),
+  }
+}
+
+function poller(config: VkAdsConfig, http: HttpClient, intervalMs: number, timeoutMs: number): CompiledPoller {
+  const base = (config.base_url ?? DEFAULT_VK_ADS_URL).replace(/\/+$/, '')
+  const query = (cursor: string | undefined, offset: number): Record<string, string> => ({
+    limit: String(PAGE_SIZE),
+    offset: String(offset),
+    sorting: 'created_at',
+    ...(cursor ? { _created_at__gte: cursor } : {}),
+  })
+  return {
+    intervalMs,
+    describe: (cursor) => ({ method: 'GET', path: LEADS_PATH, query: query(cursor, 0) }),
+    async poll(cursor, signal) {
+      const leads: Array<Record<string, unknown>> = []
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const url = new URL(base + LEADS_PATH)
+        for (const [name, value] of Object.entries(query(cursor, page * PAGE_SIZE))) url.searchParams.set(name, value)
+        const call = { method: 'GET', url, headers: { authorization: `Bearer ${config.token}`, accept: 'application/json' }, timeoutMs, retries: 1, success: parseStatusPattern('2**') }
+        const { response } = await http.send(call, signal)
+        const items = parseItems(response.body)
+        leads.push(...items)
+        if (items.length < PAGE_SIZE) break
+      }
+      leads.sort((a, b) => String(a['created_at'] ?? '').localeCompare(String(b['created_at'] ?? '')))
+      const last = leads.at(-1)?.['created_at']
+      return { leads, cursor: typeof last === 'string' && last !== '' ? last : cursor }
+    },
+    fields: leadFields,
+  }
+}
+
+function parseItems(body: string): Array<Record<string, unknown>> {
+  let json: unknown
+  try {
+    json = JSON.parse(quoteLongIntegers(body))
+  } catch {
+    throw hookrelayError('HR_SERVICE_ERROR', ['VK Ads', 200, 'an answer that is not JSON'])
+  }
+  const items = (json as { items?: unknown })?.items
+  if (!Array.isArray(items)) throw hookrelayError('HR_SERVICE_ERROR', ['VK Ads', 200, "an answer without 'items'"])
+  return items.filter((i): i is Record<string, unknown> => typeof i === 'object' && i !== null)
+}
+
+/** `in.*` of a lead: id, form_id, form_name, ad_plan_id, ad_group_id, banner_id, created_at, contact_info's fields, answers by question. */
+export function leadFields(lead: Record<string, unknown>): Record<string, unknown> {
+  const fields: Record<string, unknown> = Object.create(null)
+  for (const key of ['id', 'form_id', 'form_name', 'ad_plan_id', 'ad_group_id', 'banner_id', 'created_at']) {
+    const value = lead[key]
+    if (value !== undefined && value !== null) fields[key] = String(value)
+  }
+  const contact = lead['contact_info']
+  if (typeof contact === 'object' && contact !== null) {
+    for (const [key, value] of Object.entries(contact)) if (value !== null && value !== undefined) fields[key] ??= String(value)
+  }
+  for (const answer of Array.isArray(lead['answers']) ? lead['answers'] : []) {
+    const { question_text: question, answer_text: text, answer_options: options } = (answer ?? {}) as Record<string, unknown>
+    if (typeof question !== 'string' || question === '' || question in fields) continue
+    const chosen = Array.isArray(options) ? options.map((o) => String((o as { text?: unknown })?.text ?? '')).filter(Boolean) : []
+    fields[question] = typeof text === 'string' && text !== '' ? text : chosen.join(', ')
+  }
+  return fields
+}
