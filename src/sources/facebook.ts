@@ -119,7 +119,8 @@ class Graph {
   readonly #config: FacebookConfig
   readonly #http: HttpClient
   readonly #options: CallOptions
-  readonly #names = new Map<string, { name: string; until: number }>()
+  /** A name being read or read: runs of one batch that want the same form wait for one read. */
+  readonly #names = new Map<string, { name: Promise<string>; until: number }>()
 
   constructor(config: FacebookConfig, http: HttpClient, options: CallOptions) {
     this.#config = config
@@ -150,13 +151,14 @@ class Graph {
     return { lead, form_name: formName ?? null, page_name: pageName ?? null }
   }
 
-  async #name(id: string, ctx: StepContext): Promise<string> {
+  #name(id: string, ctx: StepContext): Promise<string> {
     const cached = this.#names.get(id)
     if (cached && cached.until > Date.now()) return cached.name
-    const node = await this.#get(id, 'id,name', ctx)
-    const name = typeof node['name'] === 'string' ? node['name'] : ''
+    const name = this.#get(id, 'id,name', ctx).then((node) => (typeof node['name'] === 'string' ? node['name'] : ''))
     if (this.#names.size >= NAME_CACHE_SIZE) this.#names.clear()
-    this.#names.set(id, { name, until: Date.now() + NAME_TTL_MS })
+    const entry = { name, until: Date.now() + NAME_TTL_MS }
+    this.#names.set(id, entry)
+    name.catch(() => this.#names.get(id) === entry && this.#names.delete(id)) // a failed read is not remembered
     return name
   }
 

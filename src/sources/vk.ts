@@ -23,11 +23,15 @@ export function vkPreset(config: VkConfig): Preset {
     dedupe: "{{ in.event_id | default: '' }}",
     screen(req) {
       const body = envelope(req)
-      // Checked first, as VK's own SDK does: a wrong secret gets nothing, not even the code.
-      if (config.secret !== undefined && !sameSecret(typeof body['secret'] === 'string' ? body['secret'] : undefined, config.secret)) {
+      const given = typeof body['secret'] === 'string' ? body['secret'] : undefined
+      // Checked first, as VK's own SDK does: a wrong secret gets nothing, not even the code. VK's
+      // docs show the confirmation request without a secret (whether it carries one is not
+      // verified): without one it is let through; an event never is.
+      const confirmation = body['type'] === 'confirmation'
+      if (config.secret !== undefined && !(confirmation && given === undefined) && !sameSecret(given, config.secret)) {
         return { refuse: hookrelayError('HR_WRONG_SECRET') }
       }
-      if (body['type'] === 'confirmation') {
+      if (confirmation) {
         // The code is the config's, sent as written (an answer's constant text is the operator's).
         return { handshake: { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: config.confirmation }, note: 'VK confirmation request: answered the confirmation code' }
       }

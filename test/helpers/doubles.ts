@@ -4,6 +4,7 @@
  * Where the facts are unverified, the double answers in the plausible form the facts name.
  */
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { json, startStub, type Received, type Stub } from './stub.js'
 
 /** Body fields of a form or JSON request, merged over its query string. */
@@ -96,4 +97,38 @@ export async function startGetcourse(key = GETCOURSE.key): Promise<GetcourseDoub
   return Object.assign(double, stub, {
     decoded: () => stub.requests.map((r) => JSON.parse(Buffer.from(params(r)['params'] ?? '', 'base64').toString('utf8')) as unknown),
   })
+}
+
+export interface GraphDouble extends Stub {
+  /** The next this many calls answer 500 (a Graph API having a bad moment). */
+  failNext: number
+  /** Leads by id, as Graph answers them; any other id is unknown (error 100). */
+  leads: Map<string, Record<string, unknown>>
+}
+
+/**
+ * A stand-in for Facebook's Graph API, built from test/fixtures/apis/facebook.graph-lead.json:
+ * GET /<version>/<id>?fields=...&access_token=... for a lead, a form or a page; a wrong token
+ * gets the OAuthException of the fixture.
+ */
+export async function startGraph(token: string, version = 'v25.0'): Promise<GraphDouble> {
+  const fixture = JSON.parse(readFileSync('test/fixtures/apis/facebook.graph-lead.json', 'utf8')) as Record<string, any>
+  const lead = fixture['lead'].response.body as Record<string, unknown>
+  const form = fixture['form'].response.body as Record<string, unknown>
+  const page = fixture['page'].response.body as Record<string, unknown>
+  const double = { failNext: 0, leads: new Map([[String(lead['id']), lead]]) } as GraphDouble
+  const stub = await startStub((req, res) => {
+    if (double.failNext > 0) {
+      double.failNext--
+      return json(res, 500, { error: { message: 'An unexpected error has occurred. Please retry your request later.', type: 'OAuthException', code: 2, fbtrace_id: 'Aretry' } })
+    }
+    if (req.query.get('access_token') !== token) return json(res, 400, fixture['error_example'].response.body)
+    const [, v, id = ''] = req.path.split('/')
+    if (v !== version) return json(res, 400, { error: { message: `Unknown path components: /${v}`, type: 'OAuthException', code: 2500, fbtrace_id: 'Aversion' } })
+    const node = double.leads.get(id) ?? (id === form['id'] ? form : id === page['id'] ? page : undefined)
+    if (!node) return json(res, 400, { error: { message: `Unsupported get request. Object with ID '${id}' does not exist`, type: 'GraphMethodException', code: 100, error_subcode: 33, fbtrace_id: 'Amissing' } })
+    const fields = (req.query.get('fields') ?? '').split(',')
+    return json(res, 200, Object.fromEntries(Object.entries(node).filter(([k]) => fields.includes(k))))
+  })
+  return Object.assign(double, stub)
 }
