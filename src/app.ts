@@ -16,6 +16,7 @@ import { createLogger, type Log, type LoggerOptions } from './log.js'
 import type { LetterContext } from './notify/letters.js'
 import { Notifier, type NotifierOptions } from './notify/notifier.js'
 import { Executor } from './pipeline/executor.js'
+import { Pollers } from './sources/pollers.js'
 import { buildServer, type Lifecycle } from './server.js'
 
 export interface StartOptions {
@@ -95,6 +96,8 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   log.info({ address, pipelines: loaded.pipelines.length, journal: loaded.settings.journalPath }, 'hookrelay listening')
   if (!loaded.settings.publicUrl) letters.baseUrl = address // the curl in letters names the real port
   notifier?.start()
+  const pollers = new Pollers({ pipelines: loaded.pipelines, executor, journal, log })
+  pollers.start()
 
   let closing: Promise<void> | undefined
   return {
@@ -106,6 +109,7 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
     close() {
       closing ??= (async () => {
         lifecycle.closing = true // new requests now get 503
+        await pollers.stop()
         const graceEnds = Date.now() + loaded.settings.shutdownGraceMs
         await settleRuns(executor, loaded.settings.shutdownGraceMs, log)
         await app.close()

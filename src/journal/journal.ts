@@ -25,16 +25,21 @@ export interface StepRecorder {
   revise(seq: number, parts: Pick<StepFinish, 'request' | 'response' | 'output' | 'error'>): void
 }
 
+const SET_CURSOR = `INSERT INTO cursors (pipeline, value, updated_at) VALUES (@pipeline, @value, @at)
+  ON CONFLICT (pipeline) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`
+
 export class Journal {
   readonly #db: Db
   readonly #runs: RunsRepository
   readonly #writer: BatchWriter
+  readonly #cursor
 
   /** `writer` batches this journal's writes with others on the same file (the letters'). */
   constructor(db: Db, writer: BatchWriter) {
     this.#db = db
     this.#runs = new RunsRepository(db)
     this.#writer = writer
+    this.#cursor = db.prepare('SELECT value FROM cursors WHERE pipeline = ?').pluck()
   }
 
   /**
@@ -100,6 +105,16 @@ export class Journal {
       for (const run of runs) for (const write of also(run)) runNow(this.#db, write)
       return runs
     })()
+  }
+
+  /** Where a polling source got to (see sources/pollers.ts). */
+  cursor(pipeline: string): string | undefined {
+    return this.#cursor.get(pipeline) as string | undefined
+  }
+
+  /** Records where a polling source got to, once what it polled is kept. */
+  setCursor(pipeline: string, value: string): Promise<void> {
+    return this.#writer.write([SET_CURSOR, { pipeline, value, at: new Date().toISOString() }])
   }
 
   /** Proves the file is writable and has room (for /healthz) with a real committed write. */

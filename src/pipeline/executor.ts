@@ -317,6 +317,12 @@ export class Executor {
     // answer is the preset's (a VK confirmation code from the config): sent as written.
     const error = 'error' in why ? mask.message(why.error) : undefined
     const answer = 'error' in why ? maskAnswer(mask, errorAnswer(why.error, runId)) : mask.render({}, () => why.answer)
+    // A failed poll is reported like a failed run (letters are digests: not one a minute).
+    const { failures } = this.#deps
+    const summary = status === 'failed' && error !== undefined && pipeline.notify && failures
+      ? mask.value<FailureSummary>({ runId, pipeline: pipeline.id, pipelineName: pipeline.name, status: 'failed', receivedAt: req.receivedAt.toISOString(), error })
+      : undefined
+    const failure = summary && failures ? [failures.failureWrite(summary)] : []
     await this.#keep(() =>
       this.#deps.journal.insert({
         id: runId,
@@ -330,10 +336,16 @@ export class Executor {
         error,
         response: sentRecord(mask, answer),
         warnings: runNotes(mask, 'note' in why ? [why.note] : []),
-      }),
+      }, ...failure),
     )
+    if (failure.length > 0) failures?.reported(pipeline.id)
     ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error, note: 'note' in why ? why.note : undefined }, 'run kept without running')
     return { runId, status, answer }
+  }
+
+  /** A poll that failed (the API refused it, or was unreachable): kept as a failed run, and reported. */
+  keepFailedPoll(pipeline: CompiledPipeline, req: IncomingRequest, err: HookrelayError): Promise<RunResult> {
+    return this.#track(this.#keepFinished(pipeline, req, 'failed', {}, { error: err }))
   }
 
   async #keep(write: () => Promise<void>): Promise<void> {

@@ -46,7 +46,7 @@ export function vkAdsSource(config: VkAdsConfig, build: BuildContext, dedupeWind
   return {
     type: 'vk_ads.leads',
     webhook: false,
-    respond: 'after_actions',
+    respond: 'on_receipt', // the poller goes on to the next lead once one is kept
     methods: undefined,
     answer: compileAnswer(undefined, 200, build.withoutSteps(['response'])),
     onError: undefined,

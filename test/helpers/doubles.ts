@@ -132,3 +132,29 @@ export async function startGraph(token: string, version = 'v25.0'): Promise<Grap
   })
   return Object.assign(double, stub)
 }
+
+export interface VkAdsDouble extends Stub {
+  /** The leads the cabinet holds, oldest first (as in test/fixtures/apis/mytarget.lead.json). */
+  leads: Array<Record<string, unknown>>
+  /** When set, every call answers this status with an error body. */
+  failWith: number | undefined
+}
+
+/**
+ * A stand-in for VK Ads' lead list, GET /api/v1/lead_ads/leads.json with a Bearer token,
+ * limit/offset paging and `_created_at__gte`, in the shape of the third-party SDK's models.
+ */
+export async function startVkAds(token: string): Promise<VkAdsDouble> {
+  const double = { leads: [], failWith: undefined } as unknown as VkAdsDouble
+  const stub = await startStub((req, res) => {
+    if (double.failWith !== undefined) return json(res, double.failWith, { error: { code: 'internal', message: 'Сервис временно недоступен' } })
+    if (req.headers['authorization'] !== `Bearer ${token}`) return json(res, 401, { error: { code: 'invalid_token', message: 'Invalid token' } })
+    if (req.path !== '/api/v1/lead_ads/leads.json') return json(res, 404, { error: { code: 'not_found' } })
+    const since = req.query.get('_created_at__gte') ?? ''
+    const offset = Number(req.query.get('offset') ?? 0)
+    const limit = Number(req.query.get('limit') ?? 50)
+    const found = double.leads.filter((l) => String(l['created_at']) >= since)
+    return json(res, 200, { items: found.slice(offset, offset + limit), count: found.length })
+  })
+  return Object.assign(double, stub)
+}

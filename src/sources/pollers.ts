@@ -1,0 +1,115 @@
+/**
+ * Sources without a URL (vk_ads.leads) are asked for new events every `interval`: one run per
+ * event, each kept before the cursor moves past it, so a restart neither loses nor repeats one
+ * (the cursor is inclusive; an event seen twice is a duplicate by its id). A poll that fails is
+ * kept as a failed run and reported like one; the next tries come later and later (up to half
+ * an hour), so an outage is a few runs and a digest letter, not one every minute.
+ */
+import { HookrelayError, hookrelayError } from '../errors.js'
+import { describeNetworkError, UpstreamError } from '../http/client.js'
+import type { Journal } from '../journal/journal.js'
+import type { Log } from '../log.js'
+import type { CompiledPipeline } from '../pipeline/compile.js'
+import type { Executor } from '../pipeline/executor.js'
+import { parseBody } from './body.js'
+import type { IncomingRequest } from './incoming.js'
+
+const MAX_BACKOFF_MS = 30 * 60_000
+
+export interface PollerDeps {
+  pipelines: readonly CompiledPipeline[]
+  executor: Executor
+  journal: Journal
+  log: Log
+}
+
+export class Pollers {
+  readonly #deps: PollerDeps
+  readonly #timers = new Map<string, NodeJS.Timeout>()
+  readonly #abort = new AbortController()
+  readonly #running = new Set<Promise<void>>()
+  #stopped = false
+
+  constructor(deps: PollerDeps) {
+    this.#deps = deps
+  }
+
+  /** Polls every enabled polling pipeline now, then every interval. */
+  start(): void {
+    for (const pipeline of this.#deps.pipelines) if (pipeline.source.poller && pipeline.enabled) this.#schedule(pipeline, 0, 0)
+  }
+
+  /** Stops polling; a poll under way is stopped and waited for (the runs it started are the executor's). */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    for (const timer of this.#timers.values()) clearTimeout(timer)
+    this.#abort.abort()
+    await Promise.allSettled([...this.#running])
+  }
+
+  #schedule(pipeline: CompiledPipeline, delayMs: number, failures: number): void {
+    if (this.#stopped) return
+    const timer = setTimeout(() => {
+      const poll = this.#poll(pipeline).then((ok) => {
+        const next = ok ? 0 : failures + 1
+        const interval = pipeline.source.poller!.intervalMs
+        this.#schedule(pipeline, ok ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** next), next)
+      })
+      this.#running.add(poll)
+      void poll.finally(() => this.#running.delete(poll))
+    }, delayMs)
+    timer.unref()
+    this.#timers.set(pipeline.id, timer)
+  }
+
+  /** One poll: true when it got through (whatever it found), false when it failed. */
+  async #poll(pipeline: CompiledPipeline): Promise<boolean> {
+    const poller = pipeline.source.poller!
+    const { journal, executor, log } = this.#deps
+    const cursor = journal.cursor(pipeline.id)
+    const receivedAt = new Date()
+    let polled
+    try {
+      polled = await poller.poll(cursor, this.#abort.signal)
+    } catch (err) {
+      if (this.#stopped) return true
+      const shown = poller.describe(cursor)
+      const request: IncomingRequest = { ...shown, headers: {}, body: parseBody(Buffer.alloc(0), undefined), receivedAt }
+      await executor.keepFailedPoll(pipeline, request, pollError(err)).catch((e: unknown) => log.error({ err: e, pipeline: pipeline.id }, 'a failed poll could not be kept'))
+      return false
+    }
+    try {
+      for (const lead of polled.leads) {
+        if (this.#stopped) return true // the cursor stays: the next start asks again, and the kept ones are duplicates
+        const request: IncomingRequest = {
+          method: 'GET',
+          path: poller.describe(cursor).path,
+          query: {},
+          headers: { 'content-type': 'application/json' },
+          body: parseBody(Buffer.from(JSON.stringify(lead)), 'application/json'),
+          receivedAt: new Date(),
+        }
+        // Once kept, the next one: a run going on does not hold the others up.
+        await new Promise<void>((resolve, reject) => {
+          executor.receive(pipeline, request, { respondEarly: () => resolve() }).then(() => resolve(), reject)
+        })
+      }
+      if (polled.cursor !== undefined && polled.cursor !== cursor) await journal.setCursor(pipeline.id, polled.cursor)
+      if (polled.leads.length > 0) log.info({ pipeline: pipeline.id, leads: polled.leads.length, cursor: polled.cursor }, 'poll kept new events')
+      return true
+    } catch (err) {
+      log.error({ err, pipeline: pipeline.id }, 'the journal could not keep a polled event; the next poll asks again')
+      return false
+    }
+  }
+}
+
+/** What went wrong with a poll, in the words the journal and the letter use. */
+function pollError(err: unknown): HookrelayError {
+  if (err instanceof UpstreamError && err.response) {
+    const excerpt = err.response.body.replace(/\s+/g, ' ').trim()
+    return hookrelayError('HR_SERVICE_ERROR', ['VK Ads', err.response.status, excerpt === '' ? '(an empty body)' : excerpt])
+  }
+  if (err instanceof HookrelayError) return err
+  return hookrelayError('HR_UPSTREAM_NETWORK', [describeNetworkError(err)])
+}
