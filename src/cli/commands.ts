@@ -6,6 +6,7 @@
 import { Agent } from 'undici'
 import { loadConfig, type LoadedConfig } from '../config/load.js'
 import { ConfigError } from '../config/problems.js'
+import { formatDuration } from '../config/duration.js'
 import { HttpClient } from '../http/client.js'
 import type { Masker } from '../secrets/masker.js'
 import { urlLines, webhookUrl } from './urls.js'
@@ -43,7 +44,9 @@ export function check(path: string, plain: Io): number {
     const compiled = loaded.pipelines[i]!
     const methods = compiled.source.methods ? [...compiled.source.methods].join(',') : 'any method'
     const state = compiled.enabled ? '' : ' (stopped)'
-    io.out(`  ${p.id}${state}  ${p.source.type}  ${methods}  ${webhookUrl(loaded, p)}`)
+    const poller = compiled.source.poller
+    const where = poller ? `no URL, asks every ${formatDuration(poller.intervalMs)}` : `${methods}  ${webhookUrl(loaded, p)}`
+    io.out(`  ${p.id}${state}  ${p.source.type}  ${where}`)
     const actions = p.actions.map((a) => `${a.id} (${a.type})`).join(' -> ')
     io.out(`    actions: ${actions || 'none (journal and answer only)'}`)
   })

@@ -1,8 +1,14 @@
 /** Webhook URLs as an operator pastes them: server.public_url (or host:port) + /hooks/<id>/<key>. */
-import { sourceKey } from '../sources/source.js'
 import type { LoadedConfig } from '../config/load.js'
-import type { PipelineConfig } from '../config/schema.js'
+import type { PipelineConfig, SourceType } from '../config/schema.js'
+import { FACEBOOK_STEPS } from '../sources/facebook.js'
 import { isGetcourse, pasteSteps, placeholderQuery } from '../sources/getcourse.js'
+import { sourceKey } from '../sources/source.js'
+import { TILDA_STEPS } from '../sources/tilda.js'
+import { VK_STEPS } from '../sources/vk.js'
+
+/** What to do with the URL in the sender's settings, for the presets that have settings to fill. */
+const STEPS: Partial<Record<SourceType, readonly string[]>> = { tilda: TILDA_STEPS, vk: VK_STEPS, 'facebook.leads': FACEBOOK_STEPS }
 
 export function baseUrl(loaded: Pick<LoadedConfig, 'settings'>): string {
   const { publicUrl, host, port } = loaded.settings
@@ -24,8 +30,8 @@ export function pasteUrl(loaded: Pick<LoadedConfig, 'settings'>, pipeline: Pipel
 
 /** The lines `hookrelay urls` prints for a pipeline: the URL, then how to paste it where it goes. */
 export function urlLines(loaded: Pick<LoadedConfig, 'settings'>, pipeline: PipelineConfig): string[] {
-  const type = pipeline.source.type
-  const lines = [`${pipeline.id}  ${pasteUrl(loaded, pipeline)}`]
-  if (isGetcourse(type)) lines.push(...pasteSteps(type).map((step, i) => `    ${i + 1}. ${step}`))
-  return lines
+  const { source } = pipeline
+  if (source.type === 'vk_ads.leads') return [`${pipeline.id}  (no URL: asks VK Ads for new leads every ${String(source.interval ?? '1m')})`]
+  const steps = isGetcourse(source.type) ? pasteSteps(source.type) : (STEPS[source.type] ?? [])
+  return [`${pipeline.id}  ${pasteUrl(loaded, pipeline)}`, ...steps.map((step, i) => `    ${i + 1}. ${step}`)]
 }

@@ -162,6 +162,14 @@ const INSERT_STEP = `INSERT INTO steps (run_id, seq, id, type, status, started_a
 const FINISH_STEP = `UPDATE steps SET status = @status, duration_ms = @durationMs, request = coalesce(@request, request),
     response = @response, output = @output, error = @error
   WHERE run_id = @runId AND seq = @seq`
+/**
+ * The dedupe lookup (see pipeline/dedupe.ts), through its index or not at all. Only runs that
+ * went on to run count as first: a duplicate points at one, a rejected or skipped one never ran.
+ * `id >= @since` keeps to the window (ids begin with their time).
+ */
+export const FIRST_WITH_KEY = `SELECT id, response FROM runs INDEXED BY runs_by_dedupe_key
+  WHERE dedupe_key = @key AND id >= @since AND status NOT IN ('duplicate', 'rejected', 'skipped')
+  ORDER BY id LIMIT 1`
 const TOUCH_HEALTH = 'UPDATE health SET checked_at = ?, room = zeroblob(16384) WHERE id = 1'
 const RELEASE_ROOM = 'UPDATE health SET room = NULL WHERE id = 1'
 
@@ -270,13 +278,7 @@ export class RunsRepository {
     )
     this.#replays = db.prepare('SELECT id FROM runs WHERE replay_of = ? ORDER BY id').pluck()
     this.#duplicates = db.prepare('SELECT id FROM runs WHERE duplicate_of = ? ORDER BY id').pluck()
-    // Only runs that went on to run count as first: a duplicate points at one, a rejected or
-    // skipped one never ran. `id >= @since` keeps to the window (ids begin with their time).
-    this.#firstWithKey = db.prepare(
-      `SELECT id, response FROM runs INDEXED BY runs_by_dedupe_key
-       WHERE dedupe_key = @key AND id >= @since AND status NOT IN ('duplicate', 'rejected', 'skipped')
-       ORDER BY id LIMIT 1`,
-    )
+    this.#firstWithKey = db.prepare(FIRST_WITH_KEY)
     this.#running = db.prepare(
       `SELECT r.id, r.pipeline, r.received_at, s.id AS step_id, s.type AS step_type
        FROM runs r LEFT JOIN steps s ON s.run_id = r.id AND s.status = 'running'

@@ -189,3 +189,10 @@ const GRAPH: Service = {
     return { error: `${String(error.message ?? 'no message')} (${details.filter(Boolean).join(', ')})` }
   },
 }
+
+/** Where the URL and the token go at Meta, for `hookrelay urls` (token values are not printed: they are in your environment). */
+export const FACEBOOK_STEPS = [
+  'Meta for Developers → your app → «Webhooks» → «Page» → «Subscribe to this object»: Callback URL = the URL above, Verify token = the value of `verify_token`; then subscribe to the field «leadgen»',
+  'install the app on the Page: POST /<page-id>/subscribed_apps?subscribed_fields=leadgen with the Page token',
+  'the Page token (`page_token`, long-lived) needs leads_retrieval, pages_show_list, pages_read_engagement, pages_manage_ads, pages_manage_metadata; the app must be Live (in development mode only test leads arrive)',
+]

@@ -84,3 +84,9 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     node = child as Record<string, unknown> | unknown[]
   })
 }
+
+/** Where the URL goes in Tilda, for `hookrelay urls`. */
+export const TILDA_STEPS = [
+  'Tilda: «Настройки сайта» → «Формы» → «Webhook»: paste the URL above into «Адрес» → «Добавить» (Tilda checks it with test=test: answered ok)',
+  'each form: its block → «Контент» → «Приём данных»: tick this webhook; publish the page again',
+]

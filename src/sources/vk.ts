@@ -86,3 +86,10 @@ function answerText(value: unknown): string {
   if (!Array.isArray(value)) return text(value)
   return value.map((item) => (typeof item === 'object' && item !== null ? text((item as { value?: unknown }).value) : text(item))).join(', ')
 }
+
+/** Where the URL and the codes go in VK, for `hookrelay urls` (the secret's value is not printed: it is in your environment). */
+export const VK_STEPS = [
+  'VK community: «Управление» → «Работа с API» → «Callback API» → «Настройки сервера»: paste the URL above into «Адрес»; «Секретный ключ»: the value of `secret` (VK_SECRET)',
+  'copy «Строка, которую должен вернуть сервер» into `confirmation` (VK_CONFIRMATION), restart hookrelay, then «Подтвердить»',
+  '«Типы событий»: tick «Лид-формы → Новая заявка» (lead_forms_new)',
+]
