@@ -67,5 +67,10 @@ export async function replayRun(
   const pipeline = pipelines.find((p) => p.id === run.pipeline)
   if (!pipeline) throw hookrelayError('HR_REPLAY_REFUSED', [`run ${runId} belongs to pipeline '${run.pipeline}', which the config no longer has`])
   if (!pipeline.enabled) throw hookrelayError('HR_REPLAY_REFUSED', [`pipeline '${pipeline.id}' is stopped (enabled: false); enable it, then replay`])
-  return executor.receive(pipeline, restoreRequest(run.request, new Date()), { replayOf: runId })
+  const request = restoreRequest(run.request, new Date())
+  const screening = run.status === 'skipped' ? pipeline.source.screen(request) : undefined
+  if (screening && 'handshake' in screening) {
+    throw hookrelayError('HR_REPLAY_REFUSED', [`run ${runId} was a sender's check (${screening.note}): there is nothing to run`])
+  }
+  return executor.receive(pipeline, request, { replayOf: runId })
 }

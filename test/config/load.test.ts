@@ -172,6 +172,26 @@ pipelines:
       "config.yaml:9:87 pipelines[0].actions[0].headers[\"X-Name\"]: a character outside Latin-1 ('И'; Cyrillic is such), which an HTTP header cannot carry; put such text in the body, or pass it through the url_encode filter in pipeline 'p1'",
     ],
   ],
+  [
+    "lead-form sources: each checked with its own keys",
+    `pipelines:
+  - id: v
+    source: { type: vk, key: abcdefabcdef12, secret: s }
+    actions: []
+  - id: f
+    source: { type: facebook.leads, verify_token: a, app_secret: b, page_token: c, methods: [POST], api_version: "25" }
+    actions: []
+  - id: a
+    source: { type: vk_ads.leads, token: t, key: k, interval: 500ms }
+    actions: []
+`,
+    [
+      "config.yaml:3:13 pipelines[0].source: missing key 'confirmation' in pipeline 'v'",
+      "config.yaml:6:84 pipelines[1].source: unknown key 'methods' (allowed: type, verify_token, app_secret, page_token, graph_url, api_version, timeout, retries, key, respond, response, on_error, dedupe, dedupe_window) in pipeline 'f'",
+      "config.yaml:6:114 pipelines[1].source.api_version: found '25', expected a version such as v25.0 in pipeline 'f'",
+      "config.yaml:9:45 pipelines[2].source: unknown key 'key' (allowed: type, token, interval, base_url, timeout, dedupe, dedupe_window) in pipeline 'a'",
+    ],
+  ],
   ['YAML syntax error', 'pipelines:\n  - id: p1\n    source: { type: http\n    actions: []\n', ['config.yaml:4:5 Flow map in block collection must be sufficiently indented and end with a }']],
   ['duplicate YAML keys', 'pipelines: []\npipelines: []\n', ['config.yaml:2:1 Map keys must be unique']],
   ['no pipelines key', 'server: { port: 8080 }\n', ["config.yaml:1:1 (top level): missing key 'pipelines'"]],

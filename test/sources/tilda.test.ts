@@ -1,8 +1,10 @@
 /** The tilda source, driven with the requests Tilda sends (test/fixtures/apis/tilda.*.json). */
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { startHookrelay } from '../helpers/hookrelay.js'
+import { run } from '../helpers/process.js'
 import { json, startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
@@ -102,5 +104,20 @@ describe('tilda', () => {
     expect(JSON.parse(crm.requests[1]!.body)).toEqual({ Name: 'x', tranid: '2', payment: {} })
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
     expect(([] as unknown as Record<string, unknown>)['x']).toBeUndefined()
+  })
+})
+
+describe('replaying what a sender sent', () => {
+  it("refuses to replay a sender's connection check; replays a lead", async () => {
+    const { hr, crm } = await start()
+    const check = await hr.call(URL_PATH, form('test=test'))
+    const lead = await hr.call(URL_PATH, form(fixture('tilda.form-submit.json')['body']))
+    await expect.poll(() => crm.requests.length).toBe(1)
+    const refused = await run(['replay', check.headers.get('x-hookrelay-run')!, '--config', join(hr.dir, 'config.yaml')])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toContain("was a sender's check (Tilda connection check (test=test): answered ok, nothing run): there is nothing to run")
+    const replayed = await run(['replay', lead.headers.get('x-hookrelay-run')!, '--config', join(hr.dir, 'config.yaml')])
+    expect(replayed.code).toBe(0)
+    expect(crm.requests).toHaveLength(2) // a replay is never a duplicate
   })
 })
