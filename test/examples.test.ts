@@ -297,9 +297,10 @@ describe('lead-form senders, each from its example', () => {
   it('vk-ads-leads-to-crm: asks VK Ads every interval and sends each lead to the CRM once', async () => {
     const token = 'VkAdsExampleToken7Lm'
     const api = await keep(startVkAds(token))
-    api.leads.push(fixture('mytarget.lead.json')['response'].body.items[0])
     const crm = await keep(startStub())
     await keep(startExample('examples/vk-ads-leads-to-crm.yaml', { VK_ADS_TOKEN: token, VK_ADS_URL: api.url, POLL_INTERVAL: '1s', CRM_URL: `${crm.url}/leads` }))
+    await expect.poll(() => api.requests.length, { timeout: 5000 }).toBeGreaterThan(0) // the first poll notes what is there
+    api.leads.push(fixture('mytarget.lead.json')['response'].body.items[0])
     await expect.poll(() => crm.requests.length, { timeout: 5000 }).toBe(1)
     expect(JSON.parse(crm.requests[0]!.body)).toEqual({ source: 'vk-ads:Запись на пробный урок', name: 'Иван Петров', phone: '+79990000000', email: 'ivan.petrov@example.com' })
   })

@@ -67,10 +67,10 @@ export async function replayRun(
   const pipeline = pipelines.find((p) => p.id === run.pipeline)
   if (!pipeline) throw hookrelayError('HR_REPLAY_REFUSED', [`run ${runId} belongs to pipeline '${run.pipeline}', which the config no longer has`])
   if (!pipeline.enabled) throw hookrelayError('HR_REPLAY_REFUSED', [`pipeline '${pipeline.id}' is stopped (enabled: false); enable it, then replay`])
-  const request = restoreRequest(run.request, new Date())
-  const screening = run.status === 'skipped' ? pipeline.source.screen(request) : undefined
-  if (screening && 'handshake' in screening) {
-    throw hookrelayError('HR_REPLAY_REFUSED', [`run ${runId} was a sender's check (${screening.note}): there is nothing to run`])
+  // A skipped run without an error was a sender's check (or a delivery with nothing in it); one
+  // skipped because the pipeline was stopped has that error, and is what replay is for.
+  if (run.status === 'skipped' && run.error === null) {
+    throw hookrelayError('HR_REPLAY_REFUSED', [`run ${runId} was a sender's check (${run.warnings[0] ?? 'nothing in it'}): there is nothing to run`])
   }
-  return executor.receive(pipeline, request, { replayOf: runId })
+  return executor.receive(pipeline, restoreRequest(run.request, new Date()), { replayOf: runId })
 }

@@ -44,7 +44,12 @@ type ParserError = NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: n
 
 export function clientErrorHandler(options: ClientErrorOptions): (error: Error, socket: Socket) => void {
   const logRefusal = rateLimited(options.log, LOG_PER_MINUTE)
+  /** Sockets already refused: Node's parser keeps failing on what follows; that is not counted again, nor repaired. */
+  const refused = new WeakSet<Socket>()
   const refuse = (err: ParserError, socket: Socket, line: RequestLine | undefined) => {
+    refused.add(socket)
+    detach(socket) // nothing more is read from it: it gets its answer, then closes
+    socket.pause()
     const reason = err.code ?? 'unknown'
     options.refusals.count(reason)
     const error = toError(err, options.requestTimeoutMs)
@@ -56,13 +61,15 @@ export function clientErrorHandler(options: ClientErrorOptions): (error: Error, 
       (result) => answer(socket, result.answer, result.runId),
       (failure: unknown) => {
         options.log.error({ err: failure }, 'a refused request could not be kept')
-        answer(socket, maskAnswer(options.masker, errorAnswer(hookrelayError('HR_INTERNAL'))))
+        const unavailable = errorAnswer(hookrelayError('HR_JOURNAL_UNAVAILABLE'))
+        answer(socket, maskAnswer(options.masker, { ...unavailable, headers: { ...unavailable.headers, 'retry-after': '5' } }))
       },
     )
   }
 
   return (thrown, socket) => {
     const err = thrown as ParserError // rawPacket is a Buffer (Fastify's types say otherwise)
+    if (refused.has(socket)) return
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy()
       return
@@ -85,8 +92,15 @@ export function clientErrorHandler(options: ClientErrorOptions): (error: Error, 
         handBack(socket, encoded)
       })
     }
-    refuse(err, socket, line)
+    // The line at the packet's start is this request's only when the parser stopped in its head:
+    // past it, the refused request is a later one (pipelined), and that line was served already.
+    refuse(err, socket, line && packet && inFirstHead(err, packet) ? line : undefined)
   }
+}
+
+function inFirstHead(err: ParserError, packet: Buffer): boolean {
+  const headEnd = packet.indexOf('\r\n\r\n')
+  return headEnd === -1 || (typeof err.bytesParsed === 'number' && err.bytesParsed <= headEnd + 4)
 }
 
 /**
@@ -96,13 +110,19 @@ export function clientErrorHandler(options: ClientErrorOptions): (error: Error, 
  */
 function completeLine(socket: Socket, packet: Buffer, timeoutMs: number, done: (bytes: Buffer) => void): void {
   let bytes = packet
-  const finish = () => {
+  const stop = () => {
     clearTimeout(timer)
     socket.pause()
     socket.removeListener('data', onData)
     socket.removeListener('end', finish)
+    socket.removeListener('close', gone)
+  }
+  const finish = () => {
+    stop()
     done(bytes)
   }
+  // The sender went away: nothing to answer, nothing to count.
+  const gone = () => stop()
   const onData = (chunk: Buffer) => {
     bytes = Buffer.concat([bytes, chunk])
     if (bytes.includes('\r\n') || bytes.length > MAX_HEADER_BYTES) finish()
@@ -110,6 +130,7 @@ function completeLine(socket: Socket, packet: Buffer, timeoutMs: number, done: (
   const timer = setTimeout(finish, timeoutMs)
   socket.on('data', onData)
   socket.on('end', finish)
+  socket.on('close', gone)
 }
 
 /** The parser stopped inside the request line, not in a header after it. */
@@ -125,7 +146,8 @@ function answer(socket: Socket, answer: Masked<Answer>, runId?: string): void {
   const headers: Record<string, string> = { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)), connection: 'close' }
   if (runId) headers['x-hookrelay-run'] = runId
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')
-  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${head}\r\n${answer.body}`)
+  // Then closed: the connection is taken off Node's parser, so nothing else would ever close it.
+  socket.end(`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\n${head}\r\n${answer.body}`, () => socket.destroy())
 }
 
 /** The parser's reasons in plain words; others are named by their code. */
@@ -135,7 +157,7 @@ const REASONS: Record<string, string> = {
   HPE_INVALID_CONTENT_LENGTH: 'a Content-Length that is not one number',
   HPE_INVALID_HEADER_TOKEN: 'a header with a character HTTP does not allow',
   HPE_INVALID_METHOD: 'an unknown HTTP method',
-  HPE_INVALID_URL: 'a request target with a character HTTP does not allow (a control character)',
+  HPE_INVALID_URL: 'a request target with a character HTTP does not allow',
   HPE_INVALID_CONSTANT: 'a request line that is not METHOD TARGET HTTP/1.1',
   HPE_INVALID_VERSION: 'a request line that is not METHOD TARGET HTTP/1.1, or lines that do not end with CRLF',
   HPE_CR_EXPECTED: 'lines that do not end with CRLF',
@@ -154,17 +176,17 @@ function toError(err: ParserError, requestTimeoutMs: number): HookrelayError {
 const LOG_PER_MINUTE = 10
 
 function rateLimited(log: Log, perMinute: number): (fields: Record<string, unknown>, message: string) => void {
-  let windowStart = 0
   let logged = 0
   let skipped = 0
+  let window: NodeJS.Timeout | undefined
   return (fields, message) => {
-    const now = Date.now()
-    if (now - windowStart >= 60_000) {
-      windowStart = now
-      logged = 0
+    // A minute's window starts with its first line; at its end, what was left out is counted.
+    window ??= setTimeout(() => {
       if (skipped > 0) log.info({ skipped }, 'more requests were refused by the HTTP parser than were logged in the last minute')
+      logged = 0
       skipped = 0
-    }
+      window = undefined
+    }, 60_000).unref()
     if (logged >= perMinute) {
       skipped++
       return

@@ -164,11 +164,13 @@ const FINISH_STEP = `UPDATE steps SET status = @status, duration_ms = @durationM
   WHERE run_id = @runId AND seq = @seq`
 /**
  * The dedupe lookup (see pipeline/dedupe.ts), through its index or not at all. Only runs that
- * went on to run count as first: a duplicate points at one, a rejected or skipped one never ran.
- * `id >= @since` keeps to the window (ids begin with their time).
+ * ran to an end count as first: a duplicate points at one, a rejected or skipped one never ran,
+ * and an interrupted one (or one whose end the journal could not record) may not have done its
+ * work: the sender's retry is its way back, so it runs. (A run going on in this process is
+ * found in memory.) `id >= @since` keeps to the window (ids begin with their time).
  */
 export const FIRST_WITH_KEY = `SELECT id, response FROM runs INDEXED BY runs_by_dedupe_key
-  WHERE dedupe_key = @key AND id >= @since AND status NOT IN ('duplicate', 'rejected', 'skipped')
+  WHERE dedupe_key = @key AND id >= @since AND status IN ('ok', 'failed')
   ORDER BY id LIMIT 1`
 const TOUCH_HEALTH = 'UPDATE health SET checked_at = ?, room = zeroblob(16384) WHERE id = 1'
 const RELEASE_ROOM = 'UPDATE health SET room = NULL WHERE id = 1'

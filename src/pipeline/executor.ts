@@ -16,6 +16,7 @@ import type { FailureSummary } from '../notify/store.js'
 import { FIELD_SECRET_MAX_LENGTH, FIELD_SECRET_MIN_LENGTH, FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker.js'
 import { defaultErrorAnswer, errorAnswer, maskAnswer, type Answer } from '../sources/answer.js'
 import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
+import { parseBody } from '../sources/body.js'
 import type { DeliveryPart } from '../sources/preset.js'
 import type { CompiledPipeline } from './compile.js'
 import { Deduplicator, type Claim, type FirstRun } from './dedupe.js'
@@ -113,7 +114,8 @@ export class Executor {
     if (split && part === undefined) {
       const parts = split(req)
       if (req.delivery === undefined) return this.#receiveDelivery(pipeline, req, parts, options)
-      const replayed = parts[req.delivery.part]
+      // A replay: the run kept only its own event.
+      const replayed = parts.length === 1 ? parts[0] : parts[req.delivery.part]
       if (!replayed) throw hookrelayError('HR_REPLAY_REFUSED', [`the kept delivery no longer holds part ${req.delivery.part + 1}`])
       part = replayed
     }
@@ -290,7 +292,7 @@ export class Executor {
     const delivery = newRunId()
     const kept = await Promise.all(
       parts.map((part, i) => {
-        const one = { ...req, delivery: { id: delivery, part: i, of: parts.length } }
+        const one = { ...req, body: parseBody(Buffer.from(part.body), 'application/json'), delivery: { id: delivery, part: i, of: parts.length } }
         if (part.error) return this.reject(pipeline, one, part.error, options)
         return new Promise<RunResult>((resolve, reject) => {
           this.#track(this.#receive(pipeline, one, { ...options, respondEarly: resolve }, part)).then(resolve, reject)
@@ -315,7 +317,9 @@ export class Executor {
     const request = keepRequest(req, mask)
     // The error may quote the request (V8 on bad JSON), which may hold a secret. A handshake's
     // answer is the preset's (a VK confirmation code from the config): sent as written.
-    const error = 'error' in why ? mask.message(why.error) : undefined
+    // A failed poll's error quotes the API's whole answer: masked whole, then shortened.
+    const message = 'error' in why ? mask.message(why.error) : undefined
+    const error = message !== undefined && status === 'failed' && message.length > MAX_POLL_ERROR ? mask.text(`${message.slice(0, MAX_POLL_ERROR)}...`) : message
     const answer = 'error' in why ? maskAnswer(mask, errorAnswer(why.error, runId)) : mask.render({}, () => why.answer)
     // A failed poll is reported like a failed run (letters are digests: not one a minute).
     const { failures } = this.#deps
@@ -382,6 +386,9 @@ export class Executor {
     }
   }
 }
+
+/** The longest error a failed poll keeps (an API may answer a page of HTML). */
+const MAX_POLL_ERROR = 1000
 
 /** What a run is kept with before it runs. */
 interface NewRunStart {

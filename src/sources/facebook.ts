@@ -10,7 +10,8 @@ import type { BuildContext } from '../actions/types.js'
 import { callService, compileServiceOptions, serviceUrl, type Reading, type Service } from '../actions/service-call.js'
 import type { WebhookSourceConfig } from '../config/schema.js'
 import { hookrelayError } from '../errors.js'
-import type { HttpClient } from '../http/client.js'
+import { UpstreamError, type HttpClient } from '../http/client.js'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { sameSecret } from '../secrets/compare.js'
 import type { Masker } from '../secrets/masker.js'
 import type { IncomingRequest } from './incoming.js'
@@ -72,22 +73,23 @@ export function readChanges(req: IncomingRequest): DeliveryPart[] {
   const entries = (body as { entry?: unknown })?.entry
   const parts: DeliveryPart[] = []
   for (const entry of Array.isArray(entries) ? entries : []) {
-    const { id: entryId, changes } = (entry ?? {}) as { id?: unknown; changes?: unknown }
+    const { id: entryId, time, changes } = (entry ?? {}) as { id?: unknown; time?: unknown; changes?: unknown }
     for (const change of Array.isArray(changes) ? changes : []) {
       const { field, value } = (change ?? {}) as { field?: unknown; value?: Record<string, unknown> }
       if (field !== 'leadgen') continue
+      const body = JSON.stringify({ object: 'page', entry: [{ id: entryId, time, changes: [change] }] })
       const v = value ?? {}
       const fields: Record<string, unknown> = Object.create(null)
       for (const key of ['form_id', 'ad_id', 'adgroup_id', 'created_time']) if (v[key] !== undefined && v[key] !== null) fields[key] = String(v[key])
       fields['page_id'] = String(v['page_id'] ?? entryId ?? '')
       const leadgenId = v['leadgen_id']
       if (typeof leadgenId !== 'string' && typeof leadgenId !== 'number') {
-        parts.push({ fields, warnings: [], error: hookrelayError('HR_BAD_CHANGE', ['it has no leadgen_id']) })
+        parts.push({ fields, warnings: [], error: hookrelayError('HR_BAD_CHANGE', ['it has no leadgen_id']), body })
         continue
       }
       fields['id'] = String(leadgenId)
       fields['leadgen_id'] = String(leadgenId)
-      parts.push({ fields, warnings: [] })
+      parts.push({ fields, warnings: [], body })
     }
   }
   return parts
@@ -129,18 +131,20 @@ class Graph {
   }
 
   /**
-   * The run's first step: the form's and the page's names (from the cache when it has them),
-   * then the lead; `in.*` gets the lead's fields and each of its answers (values joined by ", ").
+   * The run's first step: the lead, then its form's and its page's names (remembered for an
+   * hour; a name that cannot be read stays empty, with a warning: the lead itself is what
+   * matters). `in.*` gets the lead's fields and each of its answers (values joined by ", ").
    */
   async readLead(ctx: StepContext): Promise<StepOutput> {
     const fields = ctx.scope['in'] as Record<string, unknown>
     ctx.mask.learn(this.#config.page_token)
-    const formName = typeof fields['form_id'] === 'string' ? await this.#name(fields['form_id'], ctx) : undefined
-    const pageName = typeof fields['page_id'] === 'string' && fields['page_id'] !== '' ? await this.#name(fields['page_id'], ctx) : undefined
     const lead = await this.#get(String(fields['id']), LEAD_FIELDS, ctx)
     for (const key of ['id', 'created_time', 'ad_id', 'ad_name', 'adset_id', 'adset_name', 'campaign_id', 'campaign_name', 'form_id']) {
       if (lead[key] !== undefined && lead[key] !== null) fields[key] = String(lead[key])
     }
+    const warnings: string[] = []
+    const formName = await this.#nameOrNothing('form', fields['form_id'], ctx, warnings)
+    const pageName = await this.#nameOrNothing('page', fields['page_id'], ctx, warnings)
     fields['form_name'] = formName ?? ''
     fields['page_name'] = pageName ?? ''
     const answers = Array.isArray(lead['field_data']) ? (lead['field_data'] as Array<{ name?: unknown; values?: unknown }>) : []
@@ -148,7 +152,19 @@ class Graph {
       if (typeof name !== 'string' || name === '' || name in fields) continue
       fields[name] = (Array.isArray(values) ? values : [values]).map((v) => String(v ?? '')).join(', ')
     }
-    return { lead, form_name: formName ?? null, page_name: pageName ?? null }
+    const output = { lead, form_name: formName ?? null, page_name: pageName ?? null, ...(warnings.length > 0 ? { warnings } : {}) }
+    ctx.record({ output })
+    return output
+  }
+
+  async #nameOrNothing(what: string, id: unknown, ctx: StepContext, warnings: string[]): Promise<string | undefined> {
+    if (typeof id !== 'string' || id === '') return undefined
+    try {
+      return await this.#name(id, ctx)
+    } catch (err) {
+      warnings.push(`the ${what}'s name could not be read: ${ctx.mask.message(err)}`)
+      return undefined
+    }
   }
 
   #name(id: string, ctx: StepContext): Promise<string> {
@@ -162,13 +178,40 @@ class Graph {
     return name
   }
 
+  /**
+   * One Graph read. 5xx, 429 and network errors are retried by the HTTP core; Graph's own
+   * temporary codes (1, 2) and rate limits (4, 17, 32, 613) come with other statuses (commonly
+   * 400), so they are read from the body and retried here, within the same `retries`.
+   */
   async #get(id: string, fields: string, ctx: StepContext): Promise<Record<string, unknown>> {
     const base = this.#config.graph_url ?? DEFAULT_GRAPH_URL
     const url = serviceUrl(base, `/${this.#config.api_version ?? DEFAULT_API_VERSION}/${encodeURIComponent(id)}`)
     url.searchParams.set('fields', fields)
     url.searchParams.set('access_token', this.#config.page_token)
-    const output = await callService(GRAPH, this.#http, { method: 'GET', url, headers: { accept: 'application/json' } }, this.#options, ctx)
-    return output['json'] as Record<string, unknown>
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const output = await callService(GRAPH, this.#http, { method: 'GET', url, headers: { accept: 'application/json' } }, this.#options, ctx)
+        return output['json'] as Record<string, unknown>
+      } catch (err) {
+        const code = graphCode(err)
+        if (code === undefined || !RETRY_CODES.has(code) || attempt >= this.#options.retries || ctx.signal.aborted) throw err
+        await sleep(250 * 2 ** attempt * (0.5 + Math.random() / 2))
+      }
+    }
+  }
+}
+
+/** Graph error codes worth another try: temporary (1, 2) and rate limits (4, 17, 32, 613). */
+const RETRY_CODES = new Set([1, 2, 4, 17, 32, 613])
+
+/** The Graph error code in a failed call's answer (one the HTTP core did not retry already). */
+function graphCode(err: unknown): number | undefined {
+  if (!(err instanceof UpstreamError) || !err.response || err.response.status >= 500 || err.response.status === 429) return undefined
+  try {
+    const code = (JSON.parse(err.response.body) as { error?: { code?: unknown } }).error?.code
+    return typeof code === 'number' ? code : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Sources without a URL (vk_ads.leads) are asked for new events every `interval`: one run per
  * event, each kept before the cursor moves past it, so a restart neither loses nor repeats one
- * (the cursor is inclusive; an event seen twice is a duplicate by its id). A poll that fails is
- * kept as a failed run and reported like one; the next tries come later and later (up to half
- * an hour), so an outage is a few runs and a digest letter, not one every minute.
+ * (the cursor remembers the ids it took near its end, which are asked for again). The first poll
+ * of a pipeline only takes note of the events already there: those after them run. A poll that
+ * fails is kept as a failed run and reported like one; the next tries come later and later (up
+ * to half an hour), so an outage is a few runs and a digest letter, not one every minute.
  */
 import { HookrelayError, hookrelayError } from '../errors.js'
 import { describeNetworkError, UpstreamError } from '../http/client.js'
@@ -50,11 +51,17 @@ export class Pollers {
   #schedule(pipeline: CompiledPipeline, delayMs: number, failures: number): void {
     if (this.#stopped) return
     const timer = setTimeout(() => {
-      const poll = this.#poll(pipeline).then((ok) => {
-        const next = ok ? 0 : failures + 1
-        const interval = pipeline.source.poller!.intervalMs
-        this.#schedule(pipeline, ok ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** next), next)
-      })
+      // Whatever happens in a poll, the next one is scheduled: a poller never stops on its own.
+      const poll = this.#poll(pipeline)
+        .catch((err: unknown) => {
+          this.#deps.log.error({ err, pipeline: pipeline.id }, 'a poll failed inside hookrelay; the next one asks again')
+          return false
+        })
+        .then((ok) => {
+          const next = ok ? 0 : failures + 1
+          const interval = pipeline.source.poller!.intervalMs
+          this.#schedule(pipeline, ok ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** next), next)
+        })
       this.#running.add(poll)
       void poll.finally(() => this.#running.delete(poll))
     }, delayMs)
@@ -94,8 +101,9 @@ export class Pollers {
           executor.receive(pipeline, request, { respondEarly: () => resolve() }).then(() => resolve(), reject)
         })
       }
-      if (polled.cursor !== undefined && polled.cursor !== cursor) await journal.setCursor(pipeline.id, polled.cursor)
-      if (polled.leads.length > 0) log.info({ pipeline: pipeline.id, leads: polled.leads.length, cursor: polled.cursor }, 'poll kept new events')
+      if (polled.cursor !== cursor) await journal.setCursor(pipeline.id, polled.cursor)
+      if (polled.first) log.info({ pipeline: pipeline.id, noted: polled.noted }, 'first poll: the events already there are noted, not run; those after them will run')
+      else if (polled.leads.length > 0) log.info({ pipeline: pipeline.id, leads: polled.leads.length }, 'poll kept new events')
       return true
     } catch (err) {
       log.error({ err, pipeline: pipeline.id }, 'the journal could not keep a polled event; the next poll asks again')
@@ -104,11 +112,11 @@ export class Pollers {
   }
 }
 
-/** What went wrong with a poll, in the words the journal and the letter use. */
+/** What went wrong with a poll, in the words the journal and the letter use (the answer is shortened after masking, when kept). */
 function pollError(err: unknown): HookrelayError {
   if (err instanceof UpstreamError && err.response) {
-    const excerpt = err.response.body.replace(/\s+/g, ' ').trim()
-    return hookrelayError('HR_SERVICE_ERROR', ['VK Ads', err.response.status, excerpt === '' ? '(an empty body)' : excerpt])
+    const body = err.response.body.replace(/\s+/g, ' ').trim()
+    return hookrelayError('HR_SERVICE_ERROR', ['VK Ads', err.response.status, body === '' ? '(an empty body)' : body])
   }
   if (err instanceof HookrelayError) return err
   return hookrelayError('HR_UPSTREAM_NETWORK', [describeNetworkError(err)])

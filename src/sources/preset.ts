@@ -26,6 +26,8 @@ export type Screening = { handshake: Answer; note: string } | { refuse: Hookrela
 export interface DeliveryPart extends Fields {
   /** Why this part cannot run (a change without a lead id): kept as rejected, the others still run. */
   error?: HookrelayError
+  /** The delivery with only this event in it: what the part's run keeps (not the whole batch, a thousand times). */
+  body: string
 }
 
 export interface Preset {

@@ -16,9 +16,9 @@ export function tildaPreset(): Preset {
     // `tranid` is not verified in Tilda's captures; when it is absent nothing is deduplicated.
     dedupe: "{{ in.tranid | default: '' }}",
     screen(req) {
+      // Tilda's check is `test=test` without a formid (cookies may come along when that option is on).
       const fields = req.body.fields
-      const keys = Object.keys(fields)
-      if (keys.length === 1 && fields['test'] === 'test') {
+      if (fields['test'] === 'test' && fields['formid'] === undefined) {
         return { handshake: { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'ok' }, note: 'Tilda connection check (test=test): answered ok, nothing run' }
       }
       return undefined
@@ -45,7 +45,7 @@ export function readTildaFields(req: IncomingRequest): Fields {
       else setPath(payment, path, fields[key])
       delete fields[key]
     }
-    fields['payment'] = payment
+    fields['payment'] = toLists(payment)
   } else if (typeof fields['payment'] === 'string') {
     try {
       fields['payment'] = JSON.parse(fields['payment'])
@@ -63,26 +63,34 @@ function bracketPath(rest: string): string[] {
   return [...rest.matchAll(/\[([^\]]*)\]/g)].map((m) => m[1]!)
 }
 
-/** Numbers up to this become list positions; a larger one stays a key (no huge sparse list). */
-const MAX_INDEX = 1000
-
+/**
+ * Sets `value` at `path` in maps without prototype; numbers are map keys too (so no index can
+ * make a huge sparse list, nor reach `length`). Maps whose keys are exactly 0, 1, 2 ... become
+ * lists afterwards (toLists).
+ */
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
-  let node: Record<string, unknown> | unknown[] = target
+  let node = target
   path.forEach((segment, i) => {
-    const last = i === path.length - 1
-    const index = /^\d+$/.test(segment) && Number(segment) < MAX_INDEX && Array.isArray(node) ? Number(segment) : segment
-    const container = node as Record<string | number, unknown>
-    if (last) {
-      container[index] = value
+    if (i === path.length - 1) {
+      node[segment] = value
       return
     }
-    let child = container[index]
+    let child = node[segment]
     if (typeof child !== 'object' || child === null) {
-      child = /^\d+$/.test(path[i + 1]!) && Number(path[i + 1]) < MAX_INDEX ? [] : Object.create(null)
-      container[index] = child
+      child = Object.create(null)
+      node[segment] = child
     }
-    node = child as Record<string, unknown> | unknown[]
+    node = child as Record<string, unknown>
   })
+}
+
+/** Maps keyed 0..n-1 (products, options) as lists, at every depth. */
+function toLists(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  const map = value as Record<string, unknown>
+  for (const key of Object.keys(map)) map[key] = toLists(map[key])
+  const keys = Object.keys(map)
+  return keys.length > 0 && keys.every((key, i) => key === String(i)) ? keys.map((key) => map[key]) : map
 }
 
 /** Where the URL goes in Tilda, for `hookrelay urls`. */

@@ -21,12 +21,27 @@ const LEADS_PATH = '/api/v1/lead_ads/leads.json'
 const DEFAULT_INTERVAL_MS = 60_000
 /** Leads asked for at once (the SDK's and the API's page size), and pages in one poll at most. */
 const PAGE_SIZE = 50
-const MAX_PAGES = 20
+const MAX_PAGES = 200
+/** How far back each poll looks again: a lead the API lists a little late is still found. */
+const OVERLAP_MS = 10 * 60_000
 
-/** One poll's result: the leads in the order they came, and the cursor to ask from next time. */
+/**
+ * One poll's result: the leads not seen before, oldest first, and the cursor to keep once they
+ * are kept. On the first poll of a pipeline (no cursor yet) no lead is returned: the leads
+ * already there are only taken note of, and those that come after them run.
+ */
 export interface Polled {
   leads: Array<Record<string, unknown>>
-  cursor: string | undefined
+  cursor: string
+  first: boolean
+  /** How many leads the first poll took note of. */
+  noted: number
+}
+
+/** Where polling got to: the newest `created_at` taken, and the ids taken from OVERLAP_MS before it (asked for again). */
+interface Cursor {
+  at: string
+  seen: string[]
 }
 
 export interface CompiledPoller {
@@ -63,32 +78,73 @@ export function vkAdsSource(config: VkAdsConfig, build: BuildContext, dedupeWind
 
 function poller(config: VkAdsConfig, http: HttpClient, intervalMs: number, timeoutMs: number): CompiledPoller {
   const base = (config.base_url ?? DEFAULT_VK_ADS_URL).replace(/\/+$/, '')
-  const query = (cursor: string | undefined, offset: number): Record<string, string> => ({
+  const since = (cursor: Cursor | undefined) => (cursor && cursor.at !== '' ? shiftTime(cursor.at, -OVERLAP_MS) : undefined)
+  const query = (from: string | undefined, offset: number): Record<string, string> => ({
     limit: String(PAGE_SIZE),
     offset: String(offset),
     sorting: 'created_at',
-    ...(cursor ? { _created_at__gte: cursor } : {}),
+    ...(from ? { _created_at__gte: from } : {}),
   })
   return {
     intervalMs,
-    describe: (cursor) => ({ method: 'GET', path: LEADS_PATH, query: query(cursor, 0) }),
-    async poll(cursor, signal) {
-      const leads: Array<Record<string, unknown>> = []
+    describe: (text) => ({ method: 'GET', path: LEADS_PATH, query: query(since(readCursor(text)), 0) }),
+    async poll(text, signal) {
+      const cursor = readCursor(text)
+      const fetched: Array<Record<string, unknown>> = []
       for (let page = 0; page < MAX_PAGES; page++) {
         const url = new URL(base + LEADS_PATH)
-        for (const [name, value] of Object.entries(query(cursor, page * PAGE_SIZE))) url.searchParams.set(name, value)
+        for (const [name, value] of Object.entries(query(since(cursor), page * PAGE_SIZE))) url.searchParams.set(name, value)
         const call = { method: 'GET', url, headers: { authorization: `Bearer ${config.token}`, accept: 'application/json' }, timeoutMs, retries: 1, success: parseStatusPattern('2**') }
-        const { response } = await http.send(call, signal)
-        const items = parseItems(response.body)
-        leads.push(...items)
+        const items = parseItems((await http.send(call, signal)).response.body)
+        fetched.push(...items)
         if (items.length < PAGE_SIZE) break
       }
-      leads.sort((a, b) => String(a['created_at'] ?? '').localeCompare(String(b['created_at'] ?? '')))
-      const last = leads.at(-1)?.['created_at']
-      return { leads, cursor: typeof last === 'string' && last !== '' ? last : cursor }
+      const next = JSON.stringify(nextCursor(cursor, fetched))
+      if (!cursor) return { leads: [], cursor: next, first: true, noted: fetched.length }
+      const seen = new Set(cursor.seen)
+      const leads = fetched.filter((lead) => !seen.has(String(lead['id']))).sort(byTime)
+      return { leads, cursor: next, first: false, noted: 0 }
     },
     fields: leadFields,
   }
+}
+
+function readCursor(text: string | undefined): Cursor | undefined {
+  if (text === undefined) return undefined
+  try {
+    const parsed = JSON.parse(text) as Partial<Cursor>
+    return { at: typeof parsed.at === 'string' ? parsed.at : '', seen: Array.isArray(parsed.seen) ? parsed.seen.map(String) : [] }
+  } catch {
+    return { at: text, seen: [] }
+  }
+}
+
+/** The newest time taken, and every id taken within OVERLAP_MS of it (all were fetched this time: the window only moves forward). */
+function nextCursor(cursor: Cursor | undefined, fetched: Array<Record<string, unknown>>): Cursor {
+  const at = fetched.reduce((max, lead) => {
+    const time = String(lead['created_at'] ?? '')
+    return time > max ? time : max
+  }, cursor?.at ?? '')
+  const from = at === '' ? '' : shiftTime(at, -OVERLAP_MS)
+  const seen = fetched.filter((lead) => String(lead['created_at'] ?? '') >= from).map((lead) => String(lead['id']))
+  return { at, seen }
+}
+
+function byTime(a: Record<string, unknown>, b: Record<string, unknown>): number {
+  return String(a['created_at'] ?? '').localeCompare(String(b['created_at'] ?? '')) || String(a['id']).localeCompare(String(b['id']))
+}
+
+/**
+ * `2026-01-01 12:00:00` moved by `ms`, in the same form. The API's time zone is not known, and
+ * need not be: only the difference counts. A time in another form is kept as it is.
+ */
+export function shiftTime(text: string, ms: number): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})/.exec(text)
+  if (!m) return text
+  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number]
+  const shifted = new Date(Date.UTC(y, mo - 1, d, h, mi, s) + ms)
+  const pad = (n: number) => String(n).padStart(2, '0')
+  return `${shifted.getUTCFullYear()}-${pad(shifted.getUTCMonth() + 1)}-${pad(shifted.getUTCDate())}${text[10]}${pad(shifted.getUTCHours())}:${pad(shifted.getUTCMinutes())}:${pad(shifted.getUTCSeconds())}`
 }
 
 function parseItems(body: string): Array<Record<string, unknown>> {

@@ -72,6 +72,10 @@ export function readVkFields(req: IncomingRequest): Fields {
       warnings.push('an answer without a key was left out')
       continue
     }
+    if (key in fields) {
+      warnings.push(`an answer keyed '${key}' was left out: in.${key} is the lead's own`)
+      continue
+    }
     fields[key] = answerText(value)
   }
   return { fields, warnings }

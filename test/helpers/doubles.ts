@@ -102,6 +102,10 @@ export async function startGetcourse(key = GETCOURSE.key): Promise<GetcourseDoub
 export interface GraphDouble extends Stub {
   /** The next this many calls answer 500 (a Graph API having a bad moment). */
   failNext: number
+  /** The next this many calls answer 400 with Graph's temporary error code 2 (its status is not verified: decided on the body). */
+  temporaryNext: number
+  /** Ids whose reads are refused (a page the token may not read). */
+  forbidden: Set<string>
   /** Leads by id, as Graph answers them; any other id is unknown (error 100). */
   leads: Map<string, Record<string, unknown>>
 }
@@ -116,14 +120,19 @@ export async function startGraph(token: string, version = 'v25.0'): Promise<Grap
   const lead = fixture['lead'].response.body as Record<string, unknown>
   const form = fixture['form'].response.body as Record<string, unknown>
   const page = fixture['page'].response.body as Record<string, unknown>
-  const double = { failNext: 0, leads: new Map([[String(lead['id']), lead]]) } as GraphDouble
+  const double = { failNext: 0, temporaryNext: 0, forbidden: new Set<string>(), leads: new Map([[String(lead['id']), lead]]) } as GraphDouble
   const stub = await startStub((req, res) => {
     if (double.failNext > 0) {
       double.failNext--
       return json(res, 500, { error: { message: 'An unexpected error has occurred. Please retry your request later.', type: 'OAuthException', code: 2, fbtrace_id: 'Aretry' } })
     }
+    if (double.temporaryNext > 0) {
+      double.temporaryNext--
+      return json(res, 400, { error: { message: 'Service temporarily unavailable', type: 'OAuthException', code: 2, fbtrace_id: 'Atemp' } })
+    }
     if (req.query.get('access_token') !== token) return json(res, 400, fixture['error_example'].response.body)
     const [, v, id = ''] = req.path.split('/')
+    if (double.forbidden.has(id)) return json(res, 400, { error: { message: '(#10) Requires pages_read_engagement permission', type: 'OAuthException', code: 10, fbtrace_id: 'Aperm' } })
     if (v !== version) return json(res, 400, { error: { message: `Unknown path components: /${v}`, type: 'OAuthException', code: 2500, fbtrace_id: 'Aversion' } })
     const node = double.leads.get(id) ?? (id === form['id'] ? form : id === page['id'] ? page : undefined)
     if (!node) return json(res, 400, { error: { message: `Unsupported get request. Object with ID '${id}' does not exist`, type: 'GraphMethodException', code: 100, error_subcode: 33, fbtrace_id: 'Amissing' } })

@@ -18,7 +18,6 @@ describe('every field in Cyrillic and emoji', () => {
     const graph = await keep(startGraph('EAAPageTokenEmoji9Qz'))
     graph.leads.set('777', { id: '777', created_time: '2026-01-01T09:59:59+0000', form_id: '551111744595541', campaign_name: W, field_data: [{ name: `вопрос ${W}`, values: [W, W] }] })
     const ads = await keep(startVkAds('VkAdsEmojiToken8Rm'))
-    ads.leads.push({ id: 5, form_name: W, created_at: '2026-01-01 12:00:00', contact_info: { first_name: W }, answers: [{ question_text: `Вопрос ${W}`, answer_options: [{ text: W }], answer_text: null }] })
     const actions = `
     actions:
       - { id: crm, type: http.request, url: "${crm.url}/leads", body: { json: "{{ in }}" } }`
@@ -38,6 +37,8 @@ pipelines:
         { env: { APP_SECRET: 'app-secret-emoji-01', PAGE_TOKEN: 'EAAPageTokenEmoji9Qz', ADS_TOKEN: 'VkAdsEmojiToken8Rm' } },
       ),
     )
+    await expect.poll(() => ads.requests.length, { timeout: 5000 }).toBeGreaterThan(0) // the poller's first look
+    ads.leads.push({ id: 5, form_name: W, created_at: '2026-01-01 12:00:00', contact_info: { first_name: W }, answers: [{ question_text: `Вопрос ${W}`, answer_options: [{ text: W }], answer_text: null }] })
     const form = new URLSearchParams({ [`Имя ${W}`]: W, formname: W, tranid: '1:2' }).toString()
     expect((await hr.call('/hooks/tilda/tilda-key-0123456789', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form })).status).toBe(200)
     const vk = JSON.stringify({ type: 'lead_forms_new', event_id: 'e1', group_id: 1, object: { lead_id: 1, form_name: W, answers: [{ key: 'custom_0', question: W, answer: W }] } })

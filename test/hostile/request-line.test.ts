@@ -168,6 +168,34 @@ describe('every other refusal of the HTTP parser', () => {
     expect((await health(hr)).parser_refused).toEqual({ HPE_INVALID_URL: 2 })
   })
 
+  it('after a refusal the connection is answered and closed: what follows on it is neither counted nor run', async () => {
+    const { hr, crm } = await start()
+    const answers = await converse(
+      hr,
+      [
+        `POST /hooks/gc/${KEY}?email=a%40b.ru HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        `0\r\n\r\nGET /hooks/gc/${KEY}?first_name=Иван HTTP/1.1\r\nHost: x\r\n\r\n`,
+      ],
+      2,
+    )
+    expect(answers.map((a) => a.status)).toEqual([400])
+    expect(answers[0]!.headers['x-hookrelay-run']).toBeDefined() // the answer the journal says was sent
+    const refused = (await health(hr)).parser_refused
+    expect(Object.values(refused).reduce((a, b) => a + b, 0)).toBe(1)
+    expect(crm.requests).toHaveLength(0)
+  })
+
+  it('a refused request pipelined behind a served one is not kept under the served one\'s line', async () => {
+    const { hr, crm } = await start()
+    const answers = await converse(hr, [
+      `GET /hooks/gc/${KEY}?email=a%40b.ru&first_name=Anna HTTP/1.1\r\nHost: x\r\n\r\nGET /hooks/gc/${KEY}?first_name=a\tb HTTP/1.1\r\nHost: x\r\n\r\n`,
+    ])
+    expect(answers.map((a) => a.status)).toContain(400)
+    await expect.poll(() => crm.requests.length).toBe(1) // the first was served
+    const { runs } = await hr.journal()
+    expect(runs.map((r: { status: string }) => r.status)).toEqual(['ok'])
+  })
+
   it('logs at most 10 refusals a minute', async () => {
     const { hr } = await start()
     for (let i = 0; i < 15; i++) await converse(hr, [`GET /x?a=\x01 HTTP/1.1\r\nHost: x\r\n\r\n`])

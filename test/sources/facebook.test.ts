@@ -4,11 +4,13 @@
  */
 import { createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { expectNoFragments } from '../helpers/canary.js'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { startGraph } from '../helpers/doubles.js'
 import { startHookrelay } from '../helpers/hookrelay.js'
+import { run } from '../helpers/process.js'
 import { startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
@@ -112,7 +114,7 @@ describe('facebook.leads: reading the lead', () => {
       phone_number: '+79990000000',
       email: 'ivan.petrov@example.com',
     })
-    expect(graph.requests.map((r) => r.path)).toEqual(['/v25.0/551111744595541', '/v25.0/153125381133', '/v25.0/1234567890123456'])
+    expect(graph.requests.map((r) => r.path)).toEqual(['/v25.0/1234567890123456', '/v25.0/551111744595541', '/v25.0/153125381133'])
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.steps.map((s: { id: string; type: string; status: string }) => [s.id, s.type, s.status])).toEqual([
       ['facebook', 'facebook.lead', 'ok'],
@@ -152,9 +154,10 @@ describe('facebook.leads: reading the lead', () => {
     expect(crm.requests).toHaveLength(2)
   })
 
-  it('Graph answers 500 and then 200: retried; a Graph error fails the step with its message, code and fbtrace_id', async () => {
+  it('Graph answers 500, or 400 with a temporary code, then 200: retried; a Graph error fails the step with its message, code and fbtrace_id', async () => {
     const { hr, crm, graph } = await start()
     graph.failNext = 1
+    graph.temporaryNext = 1
     const first = await hr.call(URL_PATH, post(delivery([{ leadgen_id: '1234567890123456', form_id: '551111744595541', page_id: '153125381133' }])))
     expect(first.status).toBe(200)
     await expect.poll(() => crm.requests.length).toBe(1)
@@ -167,5 +170,37 @@ describe('facebook.leads: reading the lead', () => {
     const failed = await hr.journal(`/${missing.headers.get('x-hookrelay-run')}`)
     expect(failed.steps[0].error).toBe("Graph API answered 400: Unsupported get request. Object with ID '999' does not exist (code 100, subcode 33, fbtrace_id Amissing)")
     expect(crm.requests).toHaveLength(1)
+  })
+
+  it("a page name it may not read leaves page_name empty, with a warning: the lead still runs", async () => {
+    const { hr, crm, graph } = await start()
+    graph.forbidden.add('153125381133')
+    const res = await hr.call(URL_PATH, post(delivery([{ leadgen_id: '1234567890123456', form_id: '551111744595541', page_id: '153125381133' }])))
+    expect(res.status).toBe(200)
+    await expect.poll(() => crm.requests.length).toBe(1)
+    expect(JSON.parse(crm.requests[0]!.body)).toMatchObject({ form_name: 'Запись на пробный урок', page_name: '', full_name: 'Иван Петров' })
+    const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
+    expect(run.steps[0].output.warnings).toEqual(["the page's name could not be read: Graph API answered 400: (#10) Requires pages_read_engagement permission (code 10, fbtrace_id Aperm)"])
+  })
+
+  it('each run of a batch keeps only its own change, and replays that one', async () => {
+    const { hr, crm } = await start()
+    const body = delivery([
+      { leadgen_id: '1234567890123456', form_id: '551111744595541', page_id: '153125381133' },
+      { leadgen_id: '999', form_id: '551111744595541', page_id: '153125381133' },
+    ])
+    expect((await hr.call(URL_PATH, post(body))).status).toBe(200)
+    await expect.poll(async () => (await hr.journal()).runs.filter((r: { status: string }) => r.status !== 'running').length).toBe(2)
+    const { runs } = await hr.journal()
+    const details = await Promise.all(runs.map((r: { id: string }) => hr.journal(`/${r.id}`)))
+    for (const d of details) {
+      const kept = JSON.parse(d.request.raw)
+      expect(kept.entry[0].changes).toHaveLength(1)
+      expect(d.request.delivery).toMatchObject({ of: 2 })
+    }
+    const ok = details.find((d: { status: string }) => d.status === 'ok')
+    const replayed = await run(['replay', ok.id, '--config', join(hr.dir, 'config.yaml')], { env: { FB_VERIFY_TOKEN: VERIFY_TOKEN, FB_APP_SECRET: APP_SECRET, FB_PAGE_TOKEN: PAGE_TOKEN } })
+    expect(replayed.stdout).toMatch(/: ok\n/)
+    expect(crm.requests.map((r) => JSON.parse(r.body).id)).toEqual(['1234567890123456', '1234567890123456'])
   })
 })

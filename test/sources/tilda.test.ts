@@ -28,8 +28,10 @@ pipelines:
 const form = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
 
 describe('tilda', () => {
-  it('answers the connection check test=test with 200 ok, keeps it as skipped, runs nothing', async () => {
+  it('answers the connection check test=test with 200 ok (also with cookies), keeps it as skipped, runs nothing', async () => {
     const { hr, crm } = await start()
+    const withCookies = await hr.call(URL_PATH, form('test=test&COOKIES=tildauid%3D1'))
+    expect(await withCookies.text()).toBe('ok')
     const res = await hr.call(URL_PATH, form(fixture('tilda.test-request.json')['body']))
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8')
@@ -104,6 +106,12 @@ describe('tilda', () => {
     expect(JSON.parse(crm.requests[1]!.body)).toEqual({ Name: 'x', tranid: '2', payment: {} })
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
     expect(([] as unknown as Record<string, unknown>)['x']).toBeUndefined()
+
+    // An index no cart has, or `length`, stays a key: no huge list, no error.
+    const huge = await hr.call(URL_PATH, form('Name=y&payment%5Bproducts%5D%5B0%5D%5Bname%5D=x&payment%5Bproducts%5D%5B50000000%5D=y&payment%5Bitems%5D%5Blength%5D=abc&tranid=3'))
+    expect([huge.status, await huge.text()]).toEqual([200, 'ok'])
+    await expect.poll(() => crm.requests.length).toBe(3)
+    expect(JSON.parse(crm.requests[2]!.body).payment).toEqual({ products: { '0': { name: 'x' }, '50000000': 'y' }, items: { length: 'abc' } })
   })
 })
 

@@ -16,10 +16,10 @@ const TOKEN = 'Vk9adsOauthToken4Zq7'
 const sample = (JSON.parse(readFileSync('test/fixtures/apis/mytarget.lead.json', 'utf8')) as Record<string, any>)['response'].body.items[0]
 const lead = (id: number, at: string, name: string) => ({ ...sample, id, created_at: at, contact_info: { ...sample.contact_info, first_name: name } })
 
-const config = (api: string, crm: string, extra = '') => `
+const config = (api: string, crm: string, extra = '', source = '') => `
 pipelines:
   - id: ads
-    source: { type: vk_ads.leads, token: "\${VK_ADS_TOKEN}", interval: 1s, base_url: "${api}" }
+    source: { type: vk_ads.leads, token: "\${VK_ADS_TOKEN}", interval: 1s, base_url: "${api}"${source ? `, ${source}` : ''} }
     actions:
       - { id: crm, type: http.request, url: "${crm}/leads", body: { json: "{{ in }}" } }
 ${extra}`
@@ -28,8 +28,11 @@ describe('vk_ads.leads', () => {
   it('runs each new lead once, its contact info and answers in in.*; a restart neither loses nor repeats one', async () => {
     const api = await keep(startVkAds(TOKEN))
     const crm = await keep(startStub())
+    api.leads.push(lead(987654300, '2025-12-31 09:00:00', 'Старый лид'))
+    const hr = await startHookrelay(config(api.url, crm.url, '', 'dedupe_window: 2s'), { env: { VK_ADS_TOKEN: TOKEN } })
+    // The first poll only takes note of the leads already there.
+    await expect.poll(() => hr.logs.some((l) => l.includes('first poll: the events already there are noted')), { timeout: 5000 }).toBe(true)
     api.leads.push(lead(987654321, '2026-01-01 12:00:00', 'Иван'), lead(987654322, '2026-01-01 12:05:00', 'Ольга 🌸'))
-    const hr = await startHookrelay(config(api.url, crm.url), { env: { VK_ADS_TOKEN: TOKEN } })
     await expect.poll(() => crm.requests.length, { timeout: 5000 }).toBe(2)
     expect(JSON.parse(crm.requests[0]!.body)).toEqual({
       id: '987654321',
@@ -47,8 +50,10 @@ describe('vk_ads.leads', () => {
       'Какой курс вас интересует?': 'Английский для детей',
     })
     expect(JSON.parse(crm.requests[1]!.body).first_name).toBe('Ольга 🌸')
-    await new Promise((r) => setTimeout(r, 1500)) // another poll: the same leads again, as duplicates
+    // More polls, past the dedupe window: the leads near the cursor are asked for again and skipped, no run at all.
+    await new Promise((r) => setTimeout(r, 3500))
     expect(crm.requests).toHaveLength(2)
+    expect((await hr.journal()).runs.map((r: { status: string }) => r.status)).toEqual(['ok', 'ok'])
     await hr.stop()
 
     api.leads.push(lead(987654323, '2026-01-01 12:10:00', 'Анна'))
@@ -56,8 +61,8 @@ describe('vk_ads.leads', () => {
     const again = await keep(startHookrelay(config(api.url, crm.url), { env: { VK_ADS_TOKEN: TOKEN }, dir: hr.dir }))
     await expect.poll(() => crm.requests.length, { timeout: 5000 }).toBe(3)
     expect(JSON.parse(crm.requests[2]!.body).first_name).toBe('Анна')
-    // Asked from where it got to before the restart: the cursor in the journal.
-    expect(api.requests[before]!.query.get('_created_at__gte')).toBe('2026-01-01 12:05:00')
+    // Asked from where it got to before the restart (the cursor in the journal), ten minutes back.
+    expect(api.requests[before]!.query.get('_created_at__gte')).toBe('2026-01-01 11:55:00')
     const { runs } = await again.journal('?status=ok')
     expect(runs).toHaveLength(3)
     expect(JSON.stringify(await again.journal(`/${runs[0].id}`))).not.toContain(TOKEN)
