@@ -8,11 +8,19 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 
-const db = new Database(workerData.path)
+// In the single binary the addon is not in node_modules: the main thread has written it to a
+// file and names it here (see src/runtime/sea-addon.ts).
+const db = new Database(workerData.path, workerData.addon ? { nativeBinding: loadAddon(workerData.addon) } : {})
 db.pragma('journal_mode = WAL')
 db.pragma('synchronous = FULL')
 db.pragma('foreign_keys = ON')
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`)
+
+function loadAddon(file) {
+  const addon = { exports: {} }
+  process.dlopen(addon, file)
+  return addon.exports
+}
 
 // Statements by the number the sender gave their SQL text (sent once, with its first use). A
 // text that does not prepare fails the ops that use it, and only those.

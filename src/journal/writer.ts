@@ -9,6 +9,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type { Log } from '../log.js'
+import { sqlWorker } from '../runtime/assets.js'
 import type { Db } from './db.js'
 
 /**
@@ -88,8 +89,10 @@ export class BatchWriter {
   }
 
   #spawn(): Worker {
-    const worker = new Worker(new URL('./sql-worker.mjs', import.meta.url), {
-      workerData: this.#workerData,
+    const start = sqlWorker()
+    const worker = new Worker(start.script, {
+      eval: start.eval,
+      workerData: { ...this.#workerData, addon: start.addon },
       // It only binds parameters and runs statements: a small young generation is plenty.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     })

@@ -3,7 +3,9 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MIGRATIONS_DIR, openDatabase, readMigrations } from '../../src/journal/db.js'
+import { openDatabase } from '../../src/journal/db.js'
+import { readMigrations } from '../../src/journal/migrations.js'
+import { MIGRATIONS_DIR } from '../../src/runtime/assets.js'
 
 let dir: string
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
