@@ -1,22 +1,34 @@
-/** The CLI: serve | check | urls. The only module that touches `process`. */
+/** The CLI: serve | check | urls | replay | backup | health. The only module that touches `process`. */
 import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { startService } from './app.js'
+import { backup } from './cli/backup.js'
 import { check, urls, type Io } from './cli/commands.js'
+import { health } from './cli/health.js'
 import { replay } from './cli/replay.js'
 import { ConfigError } from './config/problems.js'
 import { prettyDestination } from './log.js'
+import { VERSION } from './runtime/assets.js'
 
-const USAGE = `usage: hookrelay [serve|check|urls] [--config PATH]
+const USAGE = `usage: hookrelay [serve|check|urls|health] [--config PATH]
        hookrelay replay RUN_ID [--config PATH]
+       hookrelay backup PATH [--config PATH]
+       hookrelay --version | --help
 
   serve   run the server (the default command)
   check   validate the config, print each pipeline and every problem; exit 1 on an error
   urls    print every webhook URL, ready to paste into GetCourse or Tilda
   replay  run a journaled request again through its pipeline's current config, as a new run;
           prints the new run's id and status (exit 0 when it is ok); works while the server runs
+  backup  copy the journal to PATH (a new file, or a folder for a dated name) while the server
+          runs; the copy is one consistent moment of the journal
+  health  ask the running server for /healthz at the address the config listens on; exit 0 when
+          it answers 200
 
 The config is --config, else $HOOKRELAY_CONFIG, else ./config.yaml, else ./config.example.yaml.`
+
+/** Commands that take one argument besides the options, and what it is called in messages. */
+const ARGUMENT: Record<string, string> = { replay: 'RUN_ID', backup: 'PATH' }
 
 function configPath(given: string | undefined): string {
   if (given) return given
@@ -57,7 +69,11 @@ async function serve(path: string): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   let parsed
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } })
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' } },
+    })
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n${USAGE}\n`)
     return 2
@@ -67,14 +83,19 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`)
     return 0
   }
+  if (parsed.values.version) {
+    process.stdout.write(`hookrelay ${VERSION} (Node.js ${process.version})\n`)
+    return 0
+  }
   const path = configPath(parsed.values.config)
   const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
-  if (command === 'replay') {
+  const argument = ARGUMENT[command]
+  if (argument) {
     if (rest.length !== 1) {
-      process.stderr.write(`replay takes one RUN_ID\n${USAGE}\n`)
+      process.stderr.write(`${command} takes one ${argument}\n${USAGE}\n`)
       return 2
     }
-    return replay(rest[0]!, path, io)
+    return command === 'replay' ? replay(rest[0]!, path, io) : backup(rest[0]!, path, io)
   }
   if (rest.length > 0) {
     process.stderr.write(`unexpected argument '${rest[0]}'\n${USAGE}\n`)
@@ -87,6 +108,8 @@ async function main(argv: string[]): Promise<number> {
       return check(path, io)
     case 'urls':
       return urls(path, io)
+    case 'health':
+      return health(path, io)
     default:
       process.stderr.write(`unknown command '${command}'\n${USAGE}\n`)
       return 2

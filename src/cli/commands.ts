@@ -18,7 +18,7 @@ export interface Io {
 }
 
 /** Loads for printing only: no connection is ever made through this client. */
-function load(path: string, io: Io): LoadedConfig | undefined {
+export function load(path: string, io: Io): LoadedConfig | undefined {
   try {
     return loadConfig({ path, env: io.env, http: new HttpClient({ dispatcher: new Agent() }) })
   } catch (err) {

@@ -5,6 +5,24 @@ import { fileURLToPath } from 'node:url'
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = fileURLToPath(new URL('../../bin/hookrelay.js', import.meta.url))
 
+/** How to start hookrelay: the checkout's bin (run by this Node, the default), another script, or an executable. */
+export interface Launch {
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  timeoutMs?: number
+  /** A JavaScript entry point run by this Node instead of bin/hookrelay.js. */
+  bin?: string
+  /** An executable started directly (the single binary), instead of a script. */
+  exe?: string
+  /** The whole command line instead (`npm start`): the command's own arguments are not added. */
+  argv?: [string, ...string[]]
+}
+
+function command(args: string[], options: Launch): [string, string[]] {
+  if (options.argv) return [options.argv[0], options.argv.slice(1)]
+  return options.exe ? [options.exe, args] : [process.execPath, [options.bin ?? BIN, ...args]]
+}
+
 export interface Result {
   code: number | null
   stdout: string
@@ -12,9 +30,9 @@ export interface Result {
 }
 
 /** Runs a command to its end (bounded by `timeoutMs`). */
-export function run(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; bin?: string } = {}): Promise<Result> {
+export function run(args: string[], options: Launch = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? BIN, ...args], { cwd: options.cwd ?? ROOT, env: { PATH: process.env['PATH'], ...options.env } })
+    const child = spawn(...command(args, options), { cwd: options.cwd ?? ROOT, env: { PATH: process.env['PATH'], ...options.env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -34,14 +52,16 @@ export interface Served {
   child: ChildProcess
   address: string
   output: () => string
+  /** The exit code, once the process has ended. */
+  exited: Promise<number | null>
   /** Sends SIGTERM and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
 /** Starts `hookrelay serve` and waits for its "listening" log line (bounded by `timeoutMs`). */
-export function serve(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; bin?: string } = {}): Promise<Served> {
+export function serve(args: string[], options: Launch = {}): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? BIN, 'serve', ...args], {
+    const child = spawn(...command(['serve', ...args], options), {
       cwd: options.cwd ?? ROOT,
       env: { PATH: process.env['PATH'], ...options.env },
     })
@@ -60,6 +80,7 @@ export function serve(args: string[], options: { cwd?: string; env?: NodeJS.Proc
           child,
           address: m[1]!,
           output: () => out,
+          exited,
           stop(signal = 'SIGTERM') {
             child.kill(signal)
             return exited
