@@ -1,42 +1,50 @@
-# hookrelay: build with the full toolchain, run with production dependencies only.
+# hookrelay in Docker: the single binary (npm run build:binary; Node 24 inside) on Debian.
+#   docker compose up -d            (compose.yaml: the volume, the config, the token)
+# or by hand:
 #   docker build -t hookrelay .
-#   docker run -d --name hookrelay -p 8080:8080 --stop-timeout 15 -v hookrelay-data:/data \
-#     -v $PWD/config.yaml:/app/config.yaml:ro -e JOURNAL_TOKEN=... hookrelay
+#   docker run -d --name hookrelay -p 8080:8080 --stop-timeout 15 --restart unless-stopped \
+#     -v hookrelay-data:/data -v "$PWD/config.yaml:/app/config.yaml:ro" -e JOURNAL_TOKEN=... hookrelay
+# Commands run in the container the same way: docker exec hookrelay hookrelay urls
+# (see docs/deploy.md). What the image runs is what test/deploy/binary.test.ts tests.
 
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
-# better-sqlite3 compiles its native addon when no prebuilt binary can be fetched.
+FROM node:24-bookworm-slim AS build
+# node-gyp compiles better-sqlite3's addon for the binary (and for npm ci, if no prebuilt is fetched).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# npm ci builds dist/ at install (postinstall), from these.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
-
-FROM node:20-bookworm-slim
-# A small young generation and an old-generation ceiling keep the heap (and RSS) from growing
-# lazily under load; see README, Performance.
-ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=512" \
-    HOST=0.0.0.0 \
-    PORT=8080 \
-    JOURNAL_PATH=/data/hookrelay.db
-WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json config.example.yaml ./
 COPY migrations ./migrations
-COPY bin ./bin
-# A config that leaves journal.path at its default (./data/hookrelay.db) lands in the volume too.
-RUN mkdir -p /data && chown node:node /data && ln -s /data /app/data
-USER node
+RUN npm ci --no-audit --no-fund
+RUN npm run build:binary
+
+FROM debian:bookworm-slim
+# The binary needs glibc 2.34 or newer (bookworm has 2.36) and nothing else: Node and its
+# certificate store are inside.
+RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home hookrelay \
+ && mkdir -p /app /data /var/cache/hookrelay \
+ && chown hookrelay:hookrelay /data /var/cache/hookrelay \
+ && chmod 0700 /var/cache/hookrelay \
+ && ln -s /data /app/data
+COPY --from=build /src/dist/hookrelay /usr/local/bin/hookrelay
+COPY config.example.yaml /app/
+# HOST/PORT/JOURNAL_PATH are read by the config (config.example.yaml shows how); a config that
+# keeps journal.path at its default ./data/hookrelay.db lands in the volume too (/app/data).
+# CACHE_DIRECTORY is where the binary puts its SQLite library before loading it.
+ENV HOST=0.0.0.0 \
+    PORT=8080 \
+    JOURNAL_PATH=/data/hookrelay.db \
+    CACHE_DIRECTORY=/var/cache/hookrelay
+WORKDIR /app
+USER hookrelay
 VOLUME ["/data"]
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node is PID 1 and handles SIGTERM itself: it stops accepting, lets runs finish, closes the journal.
+# Asks /healthz at the host and port the config listens on (not only $PORT).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["hookrelay", "health"]
+# hookrelay is PID 1 and handles SIGTERM itself: it stops accepting, lets runs finish, closes the journal.
 STOPSIGNAL SIGTERM
-CMD ["node", "bin/hookrelay.js", "serve"]
+ENTRYPOINT ["hookrelay"]
+CMD ["serve"]

@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import { build } from 'esbuild'
+import { SECTION_END, SECTION_START } from './binary-section.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
@@ -69,6 +70,14 @@ interface Run {
 
 const children: ChildProcess[] = []
 
+/** The section npm run bench:binary wrote into RESULTS.md, kept as it is. */
+function binarySection(): string {
+  const old = readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8')
+  const at = old.indexOf(SECTION_START)
+  const end = old.indexOf(SECTION_END)
+  return at >= 0 && end > at ? `\n${old.slice(at, end + SECTION_END.length)}\n` : ''
+}
+
 async function main(): Promise<void> {
   log(`building dist/ and the bench servers ...`)
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' })
@@ -114,7 +123,7 @@ async function main(): Promise<void> {
     const rows = journalRows(join(dir, 'bench.db'))
     const report = summarize(runs, answered, sent, rows, rss, coldStarts)
     process.stdout.write(`\n${report}\n`)
-    writeFileSync(join(ROOT, 'bench/RESULTS.md'), report)
+    writeFileSync(join(ROOT, 'bench/RESULTS.md'), `${report.trimEnd()}\n${binarySection()}`)
     log('wrote bench/RESULTS.md')
   } finally {
     for (const child of children) child.kill('SIGTERM')
