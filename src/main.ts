@@ -9,6 +9,7 @@ import { replay } from './cli/replay.js'
 import { ConfigError } from './config/problems.js'
 import { prettyDestination } from './log.js'
 import { VERSION } from './runtime/assets.js'
+import { AddonError } from './runtime/sea-addon.js'
 
 const USAGE = `usage: hookrelay [serve|check|urls|health] [--config PATH]
        hookrelay replay RUN_ID [--config PATH]
@@ -121,7 +122,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code
   },
   (err: unknown) => {
-    process.stderr.write(`hookrelay: ${(err as Error).stack ?? String(err)}\n`)
+    // A problem of the machine the admin must fix is said plainly; anything else with its stack.
+    process.stderr.write(`hookrelay: ${err instanceof AddonError ? err.message : ((err as Error).stack ?? String(err))}\n`)
     process.exitCode = 1
   },
 )

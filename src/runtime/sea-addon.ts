@@ -6,7 +6,7 @@
  * share a folder without clashing, and an existing file is used only if its bytes are the
  * asset's. A folder on a disk mounted noexec refuses the load; the next folder is tried.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { getRawAsset } from 'node:sea'
@@ -49,42 +49,69 @@ export function dlopen(file: string): object {
   return module.exports
 }
 
+/** A problem the admin must fix: its message says what and how, and is shown without a stack. */
+export class AddonError extends Error {}
+
+/** What the loader says when a disk does not let programs run from it (noexec): another folder may do. */
+const NOT_EXECUTABLE = /failed to map segment|operation not permitted|permission denied/i
+
 /**
  * Writes `bytes` (unless already there) as `<name>-<sha256>.node` into the first of `folders`
- * that is private to this user and lets it load, and loads it with `load`.
+ * that is private to this user and lets it load, and loads it with `load`. A folder that cannot
+ * be used, or whose disk refuses to run programs, gives way to the next; a library the system
+ * cannot load at all (too old a C library) stops here, saying so.
  */
 export function placeAddon(bytes: Uint8Array, name: string, sha256: string, folders: string[], load: (file: string) => object = dlopen): PlacedAddon {
   const refused: string[] = []
   for (const folder of folders) {
+    let file
     try {
-      privateFolder(folder)
-      const file = join(folder, `${name}-${sha256.slice(0, 16)}.node`)
-      if (!holds(file, bytes)) {
-        const temp = `${file}.${process.pid}.tmp`
-        rmSync(temp, { force: true })
-        writeFileSync(temp, bytes, { mode: 0o700, flag: 'wx' })
-        renameSync(temp, file)
-      }
-      return { file, exports: load(file) }
+      file = place(bytes, join(folder, `${name}-${sha256.slice(0, 16)}.node`))
     } catch (err) {
       refused.push(`${folder}: ${(err as Error).message}`)
+      continue
+    }
+    try {
+      return { file, exports: load(file) }
+    } catch (err) {
+      const reason = (err as Error).message
+      if (!NOT_EXECUTABLE.test(reason)) {
+        throw new AddonError(
+          `hookrelay cannot load its SQLite library on this system: ${reason}\n` +
+            'The binary needs Linux x64 with glibc 2.34 or newer and libstdc++ from GCC 11 or newer ' +
+            '(Debian 12, Ubuntu 22.04, RHEL 9 or newer). On an older system, run hookrelay from npm or in Docker (docs/deploy.md).',
+        )
+      }
+      refused.push(`${folder}: the disk does not let programs run from it (${reason})`)
     }
   }
-  throw new Error(
+  throw new AddonError(
     'hookrelay could not load its SQLite library. It writes the library to a private folder and loads it from there, ' +
       `and no folder it tried would do:\n  ${refused.join('\n  ')}\n` +
-      'Point CACHE_DIRECTORY at a folder of this user on a disk that is not mounted noexec, and start again.',
+      'Point CACHE_DIRECTORY at a folder of this user, mode 0700, on a disk not mounted noexec, and start again.',
   )
 }
 
-/** Makes `folder` (0700, this user's), or checks one that exists: not a link, not another user's. */
+/** Puts `bytes` at `file` in a private folder, unless the file there already holds them. */
+function place(bytes: Uint8Array, file: string): string {
+  privateFolder(dirname(file))
+  if (!holds(file, bytes)) {
+    const temp = `${file}.${process.pid}.tmp`
+    rmSync(temp, { force: true })
+    writeFileSync(temp, bytes, { mode: 0o700, flag: 'wx' })
+    renameSync(temp, file)
+  }
+  return file
+}
+
+/** Makes `folder` (0700, this user's), or checks one that exists: a folder, this user's, closed to others. */
 function privateFolder(folder: string): void {
   mkdirSync(folder, { recursive: true, mode: 0o700 })
   const stat = lstatSync(folder)
   if (!stat.isDirectory()) throw new Error('not a folder (a link or a file is not trusted)')
   const uid = process.getuid?.()
   if (uid !== undefined && stat.uid !== uid) throw new Error(`belongs to another user (uid ${stat.uid})`)
-  if ((stat.mode & 0o077) !== 0) chmodSync(folder, 0o700)
+  if ((stat.mode & 0o077) !== 0) throw new Error(`other users may use it (mode ${(stat.mode & 0o777).toString(8)}; it must be 700)`)
 }
 
 /** True when `file` is a regular file of ours holding exactly `bytes`. */

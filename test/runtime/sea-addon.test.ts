@@ -33,14 +33,28 @@ describe('placeAddon', () => {
     expect(readdirSync(folder)).toEqual([placedName])
   })
 
-  it('replaces a file of that name whose bytes are not the library, and makes a loose folder private', () => {
+  it('replaces a file of that name whose bytes are not the library, and passes over a folder open to others', () => {
     const folder = join(work, 'tampered')
-    mkdirSync(folder)
-    chmodSync(folder, 0o755)
+    mkdirSync(folder, { mode: 0o700 })
     writeFileSync(join(folder, placedName), 'not the library')
     const placed = placeAddon(bytes, 'better_sqlite3', sha256, [folder])
     expect(readFileSync(placed.file).equals(bytes)).toBe(true)
-    expect(statSync(folder).mode & 0o777).toBe(0o700)
+
+    const open = join(work, 'open')
+    mkdirSync(open)
+    chmodSync(open, 0o755)
+    expect(() => placeAddon(bytes, 'better_sqlite3', sha256, [open])).toThrow(`${open}: other users may use it (mode 755; it must be 700)`)
+    expect(readdirSync(open)).toEqual([])
+  })
+
+  it('stops at a library this system cannot load, saying what the binary needs, without trying other folders', () => {
+    const junk = Buffer.from('not a shared object, as a library built for another system is not')
+    const first = join(work, 'junk-1')
+    const second = join(work, 'junk-2')
+    const hash = createHash('sha256').update(junk).digest('hex')
+    expect(() => placeAddon(junk, 'better_sqlite3', hash, [first, second])).toThrow(/cannot load its SQLite library on this system: .*\n.*glibc 2\.34 or newer/)
+    expect(readdirSync(first)).toHaveLength(1)
+    expect(() => readdirSync(second)).toThrow(/ENOENT/)
   })
 
   it('skips a folder that is a link or cannot be made, and says what each folder lacked when none will do', () => {
