@@ -3,10 +3,11 @@
  * runs. SQLite's backup API (through better-sqlite3) copies every page in one step, inside one
  * read transaction: the copy is the journal as of one moment, and the server, whose journal is
  * in WAL mode, goes on writing meanwhile. The copy is written beside PATH, checked, and only
- * then renamed to PATH, so a file at PATH is always a whole backup.
+ * then linked to PATH (which fails rather than replace a file), so a file at PATH is always a
+ * whole backup. A PATH that is a folder, or ends with "/", gets a copy named by the time.
  */
-import { existsSync, renameSync, rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { openSqlite } from '../journal/db.js'
 import { load, maskedIo, type Io } from './commands.js'
 
@@ -23,9 +24,23 @@ export async function backup(target: string, path: string, plain: Io): Promise<n
     io.err(`hookrelay backup: there is no journal at ${journal} yet (hookrelay has not served with this config); nothing to back up`)
     return 1
   }
+  if (target.endsWith('/') && !isFolder(target)) {
+    try {
+      mkdirSync(target, { mode: 0o700 })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      const why = code === 'ENOENT' ? 'the folder above it does not exist' : code === 'EACCES' ? 'no permission to write there' : (err as Error).message
+      io.err(`hookrelay backup: could not make the folder ${target}: ${why}; make it, owned by the user hookrelay runs as, or name another`)
+      return 1
+    }
+  }
   const file = isFolder(target) ? join(target, `hookrelay-${new Date().toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.db`) : target
   if (existsSync(file)) {
     io.err(`hookrelay backup: ${file} already exists; a backup never replaces a file: give a new name, or a folder to get a dated name`)
+    return 1
+  }
+  if (!isFolder(dirname(file))) {
+    io.err(`hookrelay backup: the folder ${dirname(file)} does not exist; make it (owned by the user hookrelay runs as), or name a folder that exists`)
     return 1
   }
   const partial = `${file}.partial-${process.pid}`
@@ -46,7 +61,9 @@ export async function backup(target: string, path: string, plain: Io): Promise<n
     } finally {
       copy.close()
     }
-    renameSync(partial, file)
+    chmodSync(partial, 0o600) // the journal holds what callers sent: for hookrelay's user only
+    linkSync(partial, file) // EEXIST rather than replace a backup made meanwhile
+    rmSync(partial)
     const megabytes = (statSync(file).size / 1048576).toFixed(1)
     io.out(`backed up ${journal} to ${file}: ${runs} run${runs === 1 ? '' : 's'}, ${megabytes} MB`)
     return 0
