@@ -22,9 +22,10 @@ RUN npm ci --no-audit --no-fund
 RUN npm run build:binary
 
 FROM debian:bookworm-slim
-# The binary needs glibc 2.34 or newer (bookworm has 2.36) and nothing else: Node and its
-# certificate store are inside.
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home hookrelay \
+# The binary needs glibc 2.34+ and libstdc++ (bookworm has 2.36 and GCC 12's); Node and its
+# certificate store are inside. uid 1000, as the `node` user of the earlier Node image: a
+# hookrelay-data volume from it stays writable.
+RUN useradd --system --uid 1000 --user-group --home-dir /data --no-create-home hookrelay \
  && mkdir -p /app /data /var/cache/hookrelay \
  && chown hookrelay:hookrelay /data /var/cache/hookrelay \
  && chmod 0700 /var/cache/hookrelay \
