@@ -28,13 +28,16 @@ const USAGE = `usage: hookrelay [serve|check|urls|health] [--config PATH]
 
 The config is --config, else $HOOKRELAY_CONFIG, else ./config.yaml, else ./config.example.yaml.`
 
+const COMMANDS = ['serve', 'check', 'urls', 'health', 'replay', 'backup']
 /** Commands that take one argument besides the options, and what it is called in messages. */
 const ARGUMENT: Record<string, string> = { replay: 'RUN_ID', backup: 'PATH' }
 
-function configPath(given: string | undefined): string {
+/** The config named, else the one in the working folder; undefined when there is none to use. */
+function configPath(given: string | undefined): string | undefined {
   if (given) return given
   if (process.env['HOOKRELAY_CONFIG']) return process.env['HOOKRELAY_CONFIG']
-  return existsSync('config.yaml') ? 'config.yaml' : 'config.example.yaml'
+  for (const name of ['config.yaml', 'config.example.yaml']) if (existsSync(name)) return name
+  return undefined
 }
 
 async function serve(path: string): Promise<number> {
@@ -88,32 +91,40 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`hookrelay ${VERSION} (Node.js ${process.version})\n`)
     return 0
   }
-  const path = configPath(parsed.values.config)
-  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
   const argument = ARGUMENT[command]
-  if (argument) {
-    if (rest.length !== 1) {
-      process.stderr.write(`${command} takes one ${argument}\n${USAGE}\n`)
-      return 2
-    }
-    return command === 'replay' ? replay(rest[0]!, path, io) : backup(rest[0]!, path, io)
-  }
-  if (rest.length > 0) {
-    process.stderr.write(`unexpected argument '${rest[0]}'\n${USAGE}\n`)
+  const misuse = !COMMANDS.includes(command)
+    ? `unknown command '${command}'`
+    : argument && rest.length !== 1
+      ? `${command} takes one ${argument}`
+      : !argument && rest.length > 0
+        ? `unexpected argument '${rest[0]}'`
+        : undefined
+  if (misuse) {
+    process.stderr.write(`${misuse}\n${USAGE}\n`)
     return 2
   }
+  const path = configPath(parsed.values.config)
+  if (path === undefined) {
+    process.stderr.write(
+      `hookrelay: there is no config.yaml in ${process.cwd()}. Write one there (the README's "Configuration reference" ` +
+        'and the examples/ folder show how), or name yours: --config PATH, or HOOKRELAY_CONFIG=PATH.\n',
+    )
+    return 1
+  }
+  const io: Io = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`), env: process.env }
   switch (command) {
-    case 'serve':
-      return serve(path)
     case 'check':
       return check(path, io)
     case 'urls':
       return urls(path, io)
     case 'health':
       return health(path, io)
+    case 'replay':
+      return replay(rest[0]!, path, io)
+    case 'backup':
+      return backup(rest[0]!, path, io)
     default:
-      process.stderr.write(`unknown command '${command}'\n${USAGE}\n`)
-      return 2
+      return serve(path)
   }
 }
 

@@ -90,6 +90,17 @@ describe('serve', () => {
     expect(stderr).toContain('not starting')
   })
 
+  it('says where it looked and what to do when the working folder has no config', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookrelay-empty-'))
+    for (const command of ['serve', 'check', 'urls']) {
+      const { code, stderr } = await run([command], { cwd: dir })
+      expect(code).toBe(1)
+      expect(stderr).toBe(
+        `hookrelay: there is no config.yaml in ${dir}. Write one there (the README's "Configuration reference" and the examples/ folder show how), or name yours: --config PATH, or HOOKRELAY_CONFIG=PATH.\n`,
+      )
+    }
+  })
+
   it('serves config.example.yaml from the working folder when config.yaml is absent, journal in ./data', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hookrelay-start-'))
     copyFileSync(join(ROOT, 'config.example.yaml'), join(dir, 'config.example.yaml'))
