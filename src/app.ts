@@ -4,12 +4,15 @@
  * grace period, letters due are flushed, the journal is closed.
  */
 import type { FastifyInstance } from 'fastify'
+import { resolve } from 'node:path'
 import { baseUrl } from './cli/urls.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
 import type { LookupFunction } from './http/address-guard.js'
 import { createHttpClient } from './http/client.js'
+import { HookrelayError } from './errors.js'
 import { openDatabase, type Db } from './journal/db.js'
 import { Journal } from './journal/journal.js'
+import { JournalLock } from './journal/lock.js'
 import { Pruner } from './journal/retention.js'
 import { BatchWriter } from './journal/writer.js'
 import { createLogger, type Log, type LoggerOptions } from './log.js'
@@ -18,6 +21,7 @@ import { Notifier, type NotifierOptions } from './notify/notifier.js'
 import { Executor } from './pipeline/executor.js'
 import { Pollers } from './sources/pollers.js'
 import { buildServer, type Lifecycle } from './server.js'
+import { currentUser, listenFailure, StartError } from './start-error.js'
 
 export interface StartOptions {
   configPath: string
@@ -70,9 +74,14 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   const log = createLogger(loaded.masker, options.log)
   for (const warning of loaded.warnings) log.warn({ warning }, 'config warning')
 
-  const db = openDatabase(loaded.settings.journalPath)
+  // One server per journal, checked before anything touches it (recovery below would mark
+  // another server's runs in flight as interrupted).
+  const journalPath = loaded.settings.journalPath
+  const lock = logged(log, () => JournalLock.acquire(journalPath))
+  opened.push(() => lock.release())
+  const db = logged(log, () => openJournal(journalPath))
   opened.push(() => db.close())
-  const writer = await BatchWriter.open(loaded.settings.journalPath, log)
+  const writer = await BatchWriter.open(journalPath, log)
   opened.push(() => writer.close())
   const journal = new Journal(db, writer)
   const letters = { baseUrl: baseUrl(loaded) }
@@ -87,13 +96,15 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   const lifecycle: Lifecycle = { closing: false }
   const app = await buildServer({ settings: loaded.settings, pipelines: loaded.pipelines, journal, executor, log, lifecycle, masker: loaded.masker })
   let address: string
+  const { host, port } = loaded.settings
   try {
-    address = await app.listen({ host: loaded.settings.host, port: loaded.settings.port })
+    address = await app.listen({ host, port })
   } catch (err) {
     await app.close()
-    throw err
+    log.debug({ err }, 'listen failed')
+    throw listenFailure(err, host, port) ?? err
   }
-  log.info({ address, pipelines: loaded.pipelines.length, journal: loaded.settings.journalPath }, 'hookrelay listening')
+  log.info({ address, pipelines: loaded.pipelines.length, config: resolve(options.configPath), journal: journalPath }, 'hookrelay listening')
   if (!loaded.settings.publicUrl) letters.baseUrl = address // the curl in letters names the real port
   notifier?.start()
   const pollers = new Pollers({ pipelines: loaded.pipelines, executor, journal, log })
@@ -122,6 +133,35 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
       })()
       return closing
     },
+  }
+}
+
+/** Runs `open`; a StartError's cause goes to the log at debug level (the admin gets one line). */
+function logged<T>(log: Log, open: () => T): T {
+  try {
+    return open()
+  } catch (err) {
+    if (err instanceof StartError) log.debug({ err: err.cause ?? err }, err.message)
+    throw err
+  }
+}
+
+/** Opens and migrates the journal; the usual failures said as what to do. */
+function openJournal(path: string): Db {
+  try {
+    return openDatabase(path)
+  } catch (err) {
+    if (err instanceof HookrelayError && err.code === 'HR_MIGRATION_FAILED') {
+      throw new StartError(`the journal could not be brought up to date: ${err.message}`, path, 'restore the backup taken before the upgrade, and start the version it came from', { cause: err })
+    }
+    const code = (err as { code?: string }).code ?? ''
+    if (/^(SQLITE_(CANTOPEN|READONLY|PERM|AUTH)|EACCES|EROFS|EPERM)/.test(code)) {
+      throw new StartError('cannot open the journal for writing', path, `make the file and its folder writable by ${currentUser()}`, { cause: err })
+    }
+    if (/^SQLITE_(CORRUPT|NOTADB)/.test(code)) {
+      throw new StartError('the journal file is damaged or is not a journal', path, 'restore it from a backup (docs/deploy.md), or move it away to start an empty one', { cause: err })
+    }
+    throw err
   }
 }
 

@@ -10,6 +10,10 @@ import { ConfigError } from './config/problems.js'
 import { prettyDestination } from './log.js'
 import { VERSION } from './runtime/assets.js'
 import { AddonError } from './runtime/sea-addon.js'
+import { StartError } from './start-error.js'
+
+/** Exit codes: 0 ok, 1 invalid config, 2 usage, 3 cannot start (port, journal, lock). */
+const EXIT_CANNOT_START = 3
 
 const USAGE = `usage: hookrelay [serve|check|urls|health] [--config PATH]
        hookrelay replay RUN_ID [--config PATH]
@@ -46,6 +50,10 @@ async function serve(path: string): Promise<number> {
     const destination = process.stdout.isTTY ? await prettyDestination() : undefined
     service = await startService({ configPath: path, log: { destination } })
   } catch (err) {
+    if (err instanceof StartError || err instanceof AddonError) {
+      process.stderr.write(`hookrelay: ${err.message}\n`)
+      return EXIT_CANNOT_START
+    }
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`${path}: ${err.problems.length} problem(s); not starting\n${err.problems.join('\n')}\n`)
     return 1

@@ -67,7 +67,15 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message
+    const code = (err as NodeJS.ErrnoException).code
+    const reason =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EISDIR'
+          ? 'this is a folder, not a file (Docker makes a folder when the file it should mount does not exist: create the file, then mount it)'
+          : code === 'EACCES'
+            ? `no permission to read it (make it readable by the user hookrelay runs as)`
+            : (err as Error).message
     throw new ConfigError([`${file}: ${reason}`])
   }
   return loadConfigText(text, file, options)
