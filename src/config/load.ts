@@ -19,6 +19,7 @@ import { isSecretName } from '../secrets/names.js'
 import { sourceKey } from '../sources/source.js'
 import { parseDuration } from './duration.js'
 import { substituteEnv, typeWholeValues } from './env.js'
+import { describeYamlErrors } from './yaml-errors.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
 import { DEFAULTS, type Config } from './schema.js'
 import { validateConfig } from './validator.js'
@@ -85,14 +86,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
 export function loadConfigText(text: string, file: string, options: Omit<LoadOptions, 'path'>): LoadedConfig {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const { line, col } = lines.linePos(e.pos[0])
-        return `${file}:${line}:${col} ${e.message.split('\n')[0]}`
-      }),
-    )
-  }
+  if (doc.errors.length > 0) throw new ConfigError([describeYamlErrors(doc.errors, text, lines, file)])
   const env = substituteEnv(doc, options.env ?? process.env)
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
   // Known before anything is checked, so that no message about the file can show a secret.

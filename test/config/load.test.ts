@@ -192,8 +192,19 @@ pipelines:
       "config.yaml:9:45 pipelines[2].source: unknown key 'key' (allowed: type, token, interval, base_url, timeout, dedupe, dedupe_window) in pipeline 'a'",
     ],
   ],
-  ['YAML syntax error', 'pipelines:\n  - id: p1\n    source: { type: http\n    actions: []\n', ['config.yaml:4:5 Flow map in block collection must be sufficiently indented and end with a }']],
-  ['duplicate YAML keys', 'pipelines: []\npipelines: []\n', ['config.yaml:2:1 Map keys must be unique']],
+  ['YAML: an unclosed brace', 'pipelines:\n  - id: p1\n    source: { type: http\n    actions: []\n', ['config.yaml:3:13 pipelines[0].source: this { is never closed: add the } at the end of the line']],
+  ['YAML: duplicate keys', 'pipelines: []\npipelines: []\n', ['config.yaml:2:1 pipelines: this key appears twice in the same map: keep one of them']],
+  [
+    'YAML: one unclosed quote is one message, at the quote that opens it',
+    'pipelines:\n  - id: a\n    source: { type: http }\n    actions:\n      - id: call\n        type: http.request\n        url: "https://crm.example.ru/api\n        method: POST\n  - id: b\n    source: { type: http }\n    actions: []\n',
+    ['config.yaml:7:14 pipelines[0].actions[0].url: this value\'s double quote is never closed: add the closing " at the end of the value'],
+  ],
+  ['YAML: a key indented one space off', 'pipelines:\n  - id: a\n    source: { type: http }\n    actions:\n      - id: call\n        type: http.request\n       url: https://x.ru\n', ['config.yaml:7:1 pipelines[0].actions[0].url: this line is indented differently from the lines above it: the keys of one map must start in the same column']],
+  ['YAML: a tab', 'pipelines:\n  - id: a\n\tsource: { type: http }\n', ['config.yaml:3:1 pipelines[0].source: this line is indented with a tab: YAML indents with spaces only']],
+  ['YAML: ${NAME} unquoted in a flow map', 'server: { host: 127.0.0.1, port: ${PORT:-0} }\npipelines: []\n', [
+      'config.yaml:1:35 server: an unquoted ${NAME} inside { ... } is read as YAML: put it in quotes ("${NAME}"), or write the map one key per line (fix this first: the 6 other complaints the YAML parser has after it most likely come from it)',
+    ]],
+  ['YAML: ": " in a value', 'pipelines:\n  - id: a\n    name: Заказ: новый\n', ['config.yaml:3:11 pipelines[0].name: this value contains ": ", which YAML reads as a new key: put the whole value in quotes']],
   ['no pipelines key', 'server: { port: 8080 }\n', ["config.yaml:1:1 (top level): missing key 'pipelines'"]],
 ]
 
