@@ -5,8 +5,10 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { resolve } from 'node:path'
+import ipaddr from 'ipaddr.js'
 import { baseUrl } from './cli/urls.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
+import { ConfigError } from './config/problems.js'
 import type { LookupFunction } from './http/address-guard.js'
 import { createHttpClient } from './http/client.js'
 import { HookrelayError } from './errors.js'
@@ -71,6 +73,7 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   opened.push(closeHttp)
   const loaded = loadConfig({ path: options.configPath, env: options.env ?? process.env, http })
   opened.push(() => loaded.mailer?.close())
+  refuseDemoValues(loaded)
   const log = createLogger(loaded.masker, options.log)
   for (const warning of loaded.warnings) log.warn({ warning }, 'config warning')
 
@@ -134,6 +137,25 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
       return closing
     },
   }
+}
+
+/**
+ * The example's demo keys and token are published: served where others can reach, they would
+ * let anyone run the pipelines and read the journal. On loopback they are for trying it out.
+ */
+function refuseDemoValues(loaded: LoadedConfig): void {
+  const { host } = loaded.settings
+  if (loaded.demoValues.length === 0 || isLoopback(host)) return
+  throw new ConfigError(
+    loaded.demoValues,
+    `${loaded.file}: the config holds the example's demo values, and ${host} can be reached from other machines. ` +
+      'Set your own values (below), or set server.host (HOST) to 127.0.0.1 to try the example on this machine only',
+  )
+}
+
+function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true
+  return ipaddr.isValid(host) && ipaddr.process(host).range() === 'loopback'
 }
 
 /** Runs `open`; a StartError's cause goes to the log at debug level (the admin gets one line). */

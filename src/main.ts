@@ -55,7 +55,7 @@ async function serve(path: string): Promise<number> {
       return EXIT_CANNOT_START
     }
     if (!(err instanceof ConfigError)) throw err
-    process.stderr.write(`${path}: ${err.problems.length} problem(s); not starting\n${err.problems.join('\n')}\n`)
+    process.stderr.write(`${err.heading ?? `${path}: ${err.problems.length} problem(s)`}; not starting\n${err.problems.join('\n')}\n`)
     return 1
   }
   const log = service.app.log

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { closeAfterEach } from './helpers/cleanup.js'
 import { GETCOURSE_FIELDS, placeholderQuery } from '../src/sources/getcourse.js'
 import { BIZON, DIMAKER, GETCOURSE, params, startBizon, startDimaker, startGetcourse, startGraph, startVkAds } from './helpers/doubles.js'
-import { startExample, type TestService } from './helpers/hookrelay.js'
+import { EXAMPLE_KEY, startExample, type TestService } from './helpers/hookrelay.js'
 import { run } from './helpers/process.js'
 import { startSmtp, type Mailbox } from './helpers/smtp.js'
 import { json, startStub, type Stub } from './helpers/stub.js'
@@ -70,10 +70,14 @@ describe('every example', () => {
     ])
   })
 
-  it.each(files)('%s passes hookrelay check', async (file) => {
-    const { code, stdout } = await run(['check', '--config', `examples/${file}`])
+  it.each(files)('%s passes hookrelay check once its key is set, and names the variable when it is not', async (file) => {
+    const { code, stdout } = await run(['check', '--config', `examples/${file}`], { env: { HOOK_KEY: EXAMPLE_KEY } })
     expect(code).toBe(0)
     expect(stdout).toContain('ok, 1 pipeline')
+    if (file === 'vk-ads-leads-to-crm.yaml') return // polled: it has no URL, so no key
+    const unset = await run(['check', '--config', `examples/${file}`])
+    expect(unset.code).toBe(1)
+    expect(unset.stderr).toContain('source.key: environment variable HOOK_KEY is not set')
   })
 })
 
@@ -86,7 +90,7 @@ describe('getcourse-order-to-bizon365', () => {
     )
     const query = filled('getcourse.order', ORDER_VALUES)
     expect(query).toContain('first_name=%D0%98%D0%B2%D0%B0%D0%BD') // Иван, as GetCourse encodes it
-    const res = await hr.call(`/hooks/gc-order-to-bizon/8c1d7f0e2b4a9d6c3e5f7a1b${query}`, { headers: { accept: '*/*' } })
+    const res = await hr.call(`/hooks/gc-order-to-bizon/${EXAMPLE_KEY}${query}`, { headers: { accept: '*/*' } })
     expect(res.status).toBe(200)
     expect(await res.text()).toBe('ok')
 
@@ -121,7 +125,7 @@ describe('http-request-to-bizon365', () => {
   it('parses the posted JSON and registers the person', async () => {
     const bizon = await keep(startBizon())
     const hr = await keep(startExample('examples/http-request-to-bizon365.yaml', { BIZON_TOKEN: BIZON.token, BIZON_BASE_URL: bizon.url }))
-    const res = await hr.call('/hooks/landing-to-bizon/1f2e3d4c5b6a79880a1b2c3d', {
+    const res = await hr.call(`/hooks/landing-to-bizon/${EXAMPLE_KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: 'https://landing.example' },
       body: JSON.stringify({ firstName: 'Александр', email: 'alex@example.com', phone: '+79090000001' }),
@@ -149,7 +153,7 @@ describe('getcourse-user-to-http-request', () => {
     const crm: Stub = await keep(startStub((_req, res) => json(res, 201, { id: 'c-1' })))
     const hr = await keep(startExample('examples/getcourse-user-to-http-request.yaml', { CRM_URL: `${crm.url}/api/contacts`, CRM_TOKEN: 'crm-token-abc123' }))
     const form = new URLSearchParams({ id: '423379541', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: '', utm_source: '{object.create_session.utm_source}' })
-    const res = await hr.call('/hooks/gc-user-to-crm/5a6b7c8d9e0f1a2b3c4d5e6f', {
+    const res = await hr.call(`/hooks/gc-user-to-crm/${EXAMPLE_KEY}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: form.toString(),
@@ -188,7 +192,7 @@ describe('getcourse-dimaker-certificates', () => {
         GETCOURSE_BASE_URL: getcourse.url,
       }),
     )
-    const res = await hr.call(`/hooks/gc-certificate/9e8d7c6b5a4f3e2d1c0b9a8f${filled('getcourse.user', VALUES)}`)
+    const res = await hr.call(`/hooks/gc-certificate/${EXAMPLE_KEY}${filled('getcourse.user', VALUES)}`)
     expect(res.status).toBe(200)
     const link = await res.text()
     expect(link).toMatch(/^https:\/\/dimaker\.app\/d\/[0-9a-f-]{36}\.pdf$/)
@@ -228,7 +232,7 @@ describe('http-request-action', () => {
     const bizon = await keep(startBizon())
     const hr = await keep(startExample('examples/http-request-action.yaml', { BIZON_TOKEN: BIZON.token, BIZON_BASE_URL: bizon.url }))
     const tilda = fixture('tilda.form-submit.json')
-    const res = await hr.call('/hooks/tilda-to-course/0a9b8c7d6e5f4a3b2c1d0e9f', { method: 'POST', headers: tilda['headers'], body: tilda['body'] })
+    const res = await hr.call(`/hooks/tilda-to-course/${EXAMPLE_KEY}`, { method: 'POST', headers: tilda['headers'], body: tilda['body'] })
     expect(res.status).toBe(200)
     expect(await res.text()).toBe('ok') // answered once kept: the enrolment may still be going on
     await expect.poll(() => bizon.requests.length).toBe(1)
@@ -238,7 +242,7 @@ describe('http-request-action', () => {
     expect(params(got)).toEqual({ email: 'ivan.petrov@example.com', username: 'Иван' })
 
     const test = fixture('tilda.test-request.json')
-    const check = await hr.call('/hooks/tilda-to-course/0a9b8c7d6e5f4a3b2c1d0e9f', { method: 'POST', headers: test['headers'], body: test['body'] })
+    const check = await hr.call(`/hooks/tilda-to-course/${EXAMPLE_KEY}`, { method: 'POST', headers: test['headers'], body: test['body'] })
     expect([check.status, await check.text()]).toEqual([200, 'ok'])
     expect(bizon.requests).toHaveLength(1) // the connection check runs nothing
     const run = await hr.journal(`/${check.headers.get('x-hookrelay-run')}`)
@@ -250,7 +254,7 @@ describe('lead-form senders, each from its example', () => {
   it('tilda-to-bizon365: a form submission registers the person, the connection check runs nothing', async () => {
     const bizon = await keep(startBizon())
     const hr = await keep(startExample('examples/tilda-to-bizon365.yaml', { BIZON_TOKEN: BIZON.token, BIZON_BASE_URL: bizon.url }))
-    const path = '/hooks/tilda-to-bizon/7c1e5a3f9b2d40e8a6c4f1b3'
+    const path = `/hooks/tilda-to-bizon/${EXAMPLE_KEY}`
     const check = fixture('tilda.test-request.json')
     expect(await (await hr.call(path, { method: 'POST', headers: check['headers'], body: check['body'] })).text()).toBe('ok')
     const form = fixture('tilda.form-submit.json')
@@ -263,7 +267,7 @@ describe('lead-form senders, each from its example', () => {
     const crm = await keep(startStub())
     const { confirmation_code: code, secret } = fixture('vk.confirmation.json')['config']
     const hr = await keep(startExample('examples/vk-lead-to-crm.yaml', { VK_CONFIRMATION: code, VK_SECRET: secret, CRM_URL: `${crm.url}/leads`, CRM_TOKEN: 'crm-token-0123456789' }))
-    const path = '/hooks/vk-leads/3b9f0c2e8d4a61f7e5b2c9a0'
+    const path = `/hooks/vk-leads/${EXAMPLE_KEY}`
     const [confirm] = fixture('vk.confirmation.json')['cases']
     expect(await (await hr.call(path, { method: 'POST', headers: confirm.request.headers, body: confirm.request.body })).text()).toBe(code)
     const [lead, retry] = fixture('vk.lead_forms_new.json')['cases']
@@ -286,7 +290,7 @@ describe('lead-form senders, each from its example', () => {
     const signed = fixture('facebook.leadgen-signed.json')
     const env = { FB_VERIFY_TOKEN: 'meatyhamhock', FB_APP_SECRET: signed['signature'].test_app_secret, FB_PAGE_TOKEN: pageToken, GRAPH_URL: graph.url, BIZON_TOKEN: BIZON.token, BIZON_BASE_URL: bizon.url }
     const hr = await keep(startExample('examples/facebook-leads-to-bizon365.yaml', env))
-    const path = '/hooks/fb-leads/9e4d2b7a1c6f03e8b5a9d2c7'
+    const path = `/hooks/fb-leads/${EXAMPLE_KEY}`
     expect(await (await hr.call(`${path}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock`)).text()).toBe('1158201444')
     const res = await hr.call(path, { method: 'POST', headers: signed['request'].headers, body: signed['request'].body })
     expect(res.status).toBe(200)
@@ -308,7 +312,7 @@ describe('lead-form senders, each from its example', () => {
   it('platformalp: any request kept and sent on with all its fields, until the real names are known', async () => {
     const crm = await keep(startStub())
     const hr = await keep(startExample('examples/platformalp.yaml', { CRM_URL: `${crm.url}/leads` }))
-    const res = await hr.call('/hooks/platformalp-leads/5d8a1f3c7e2b94a06c1d8e5f?name=%D0%90%D0%BD%D0%BD%D0%B0&phone=%2B79990000001&utm_source=lp')
+    const res = await hr.call(`/hooks/platformalp-leads/${EXAMPLE_KEY}?name=%D0%90%D0%BD%D0%BD%D0%B0&phone=%2B79990000001&utm_source=lp`)
     expect([res.status, await res.text()]).toEqual([200, 'ok'])
     const sent = JSON.parse(crm.requests[0]!.body)
     expect(sent).toMatchObject({ source: 'platformalp', name: 'Анна', phone: '+79990000001', email: '' })
@@ -318,10 +322,10 @@ describe('lead-form senders, each from its example', () => {
 
 describe('hookrelay urls for GetCourse sources', () => {
   it('prints the URL with every placeholder and the steps to paste it', async () => {
-    const { code, stdout } = await run(['urls', '--config', 'examples/getcourse-order-to-bizon365.yaml'])
+    const { code, stdout } = await run(['urls', '--config', 'examples/getcourse-order-to-bizon365.yaml'], { env: { HOOK_KEY: EXAMPLE_KEY } })
     expect(code).toBe(0)
     const [url, ...steps] = stdout.trim().split('\n')
-    expect(url).toBe(`gc-order-to-bizon  https://hooks.myschool.ru/hooks/gc-order-to-bizon/8c1d7f0e2b4a9d6c3e5f7a1b${placeholderQuery('getcourse.order')}`)
+    expect(url).toBe(`gc-order-to-bizon  https://hooks.myschool.ru/hooks/gc-order-to-bizon/${EXAMPLE_KEY}${placeholderQuery('getcourse.order')}`)
     for (const [name, placeholder] of GETCOURSE_FIELDS['getcourse.order']) expect(url).toContain(`${name}=${placeholder}`)
     expect(steps[0]).toContain('«Тип объекта»: «Заказы»')
     expect(steps[1]).toContain('«Вызвать URL»')

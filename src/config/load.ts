@@ -54,6 +54,8 @@ export interface LoadedConfig {
   masker: Masker
   /** Sends letters through notify.email.smtp, when configured; close it on shutdown. */
   mailer: Mailer | undefined
+  /** Where the config still holds the example's demo values (keys, token), located; `serve` refuses them off loopback. */
+  demoValues: string[]
 }
 
 export interface LoadOptions {
@@ -120,7 +122,8 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
 
   function finish(pipelines: CompiledPipeline[], mailer: Mailer | undefined): LoadedConfig {
     const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => masker.text(p.text))
-    return { file, config, settings: settingsOf(config), pipelines, warnings, masker, mailer }
+    const demoValues = locateProblems(demoValueProblems(config), file, doc, lines, data).map((p) => masker.text(p.text))
+    return { file, config, settings: settingsOf(config), pipelines, warnings, masker, mailer, demoValues }
   }
 }
 
@@ -156,8 +159,23 @@ function valueProblems(config: Config): Problem[] {
   )
 }
 
+/** The example config's demo values end so; anyone who has read the example knows them. */
+const DEMO_VALUE = /change-me/i
+
+/** Keys and the journal token still holding the example's demo values. */
+function demoValueProblems(config: Config): Problem[] {
+  const found: Problem[] = []
+  const demo = 'the example\'s demo value, known to anyone who has read the example: set your own (openssl rand -hex 16)'
+  config.pipelines.forEach((p, i) => {
+    const key = sourceKey(p.source)
+    if (key !== undefined && DEMO_VALUE.test(key)) found.push({ path: ['pipelines', i, 'source', 'key'], message: demo })
+  })
+  if (config.journal?.token && DEMO_VALUE.test(config.journal.token)) found.push({ path: ['journal', 'token'], message: `${demo}, e.g. in JOURNAL_TOKEN` })
+  return found
+}
+
 function configWarnings(config: Config): Problem[] {
-  const warnings: Problem[] = []
+  const warnings: Problem[] = demoValueProblems(config).map((p) => ({ ...p, message: `warning: ${p.message}` }))
   config.pipelines.forEach((p, i) => {
     if (p.source.type === 'vk_ads.leads') return // no URL to guess
     const key = sourceKey(p.source)

@@ -24,7 +24,11 @@ export interface LocatedProblem extends Problem {
 
 /** The config could not be loaded; `problems` holds one line each, already located. */
 export class ConfigError extends HookrelayError {
-  constructor(readonly problems: string[]) {
+  /** `problems` are located lines; `heading`, when given, is the line said before them instead of a count. */
+  constructor(
+    readonly problems: string[],
+    readonly heading?: string,
+  ) {
     super('HR_CONFIG_INVALID', problems.join('\n'))
     this.name = 'ConfigError'
   }

@@ -106,9 +106,30 @@ describe('serve', () => {
     copyFileSync(join(ROOT, 'config.example.yaml'), join(dir, 'config.example.yaml'))
     served = await serve([], { cwd: dir, env: { PORT: '0' } })
     expect(existsSync(join(dir, 'data', 'hookrelay.db'))).toBe(true)
+    expect(served.output()).toContain(`"config":"${join(dir, 'config.example.yaml')}"`) // which file is in use
     const health = await fetch(`${served.address}/healthz`)
     expect(health.status).toBe(200)
     expect(await served.stop()).toBe(0)
     served = undefined
+  })
+
+  it("refuses the example's demo values on an address others can reach, and check warns about them", async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hookrelay-demo-'))
+    copyFileSync(join(ROOT, 'config.example.yaml'), join(dir, 'config.yaml'))
+    const refused = await run(['serve'], { cwd: dir, env: { HOST: '0.0.0.0', PORT: '0' } })
+    expect(refused).toMatchObject({ code: 1, stdout: '' })
+    const demo = "the example's demo value, known to anyone who has read the example: set your own (openssl rand -hex 16)"
+    expect(refused.stderr.split('\n')).toEqual([
+      "config.yaml: the config holds the example's demo values, and 0.0.0.0 can be reached from other machines. Set your own values (below), or set server.host (HOST) to 127.0.0.1 to try the example on this machine only; not starting",
+      `config.yaml:17:10 journal.token: ${demo}, e.g. in JOURNAL_TOKEN`,
+      `config.yaml:34:12 pipelines[0].source.key: ${demo} in pipeline 'lead-to-crm'`,
+      `config.yaml:73:12 pipelines[1].source.key: ${demo} in pipeline 'fake-crm'`,
+      '',
+    ])
+    expect(existsSync(join(dir, 'data'))).toBe(false) // refused before anything was made
+
+    const checked = await run(['check'], { cwd: dir })
+    expect(checked.code).toBe(0)
+    expect(checked.stderr).toContain(`config.yaml:34:12 pipelines[0].source.key: warning: ${demo} in pipeline 'lead-to-crm'`)
   })
 })

@@ -14,6 +14,7 @@ import { openDatabase } from '../../src/journal/db.js'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { BIZON, params, startBizon } from '../helpers/doubles.js'
 import { BROKEN_CONFIG, BROKEN_LINES } from '../helpers/broken-config.js'
+import { EXAMPLE_KEY } from '../helpers/hookrelay.js'
 import { ROOT, run, serve } from '../helpers/process.js'
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
@@ -62,11 +63,11 @@ describe.runIf(BUILDABLE)('the single binary', () => {
   it('serves a Tilda form into Bizon365, journals it, is backed up while it runs, and stops on SIGTERM', async () => {
     const bizon = await keep(startBizon())
     copyFileSync(join(ROOT, 'examples/tilda-to-bizon365.yaml'), join(site, 'config.yaml'))
-    const settings = { HOST: '127.0.0.1', PORT: '0', JOURNAL_TOKEN: TOKEN, BIZON_TOKEN: BIZON.token, BIZON_BASE_URL: bizon.url }
+    const settings = { HOST: '127.0.0.1', PORT: '0', JOURNAL_TOKEN: TOKEN, HOOK_KEY: EXAMPLE_KEY, BIZON_TOKEN: BIZON.token, BIZON_BASE_URL: bizon.url }
     const served = await serve([], { exe, cwd: site, env: env(settings) })
     let stopped = false
     try {
-      const path = `${served.address}/hooks/tilda-to-bizon/7c1e5a3f9b2d40e8a6c4f1b3`
+      const path = `${served.address}/hooks/tilda-to-bizon/${EXAMPLE_KEY}`
       for (const name of ['tilda.test-request.json', 'tilda.form-submit.json']) {
         const { headers, body } = fixture(name)
         const res = await fetch(path, { method: 'POST', headers, body })

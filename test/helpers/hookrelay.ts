@@ -9,6 +9,8 @@ import { Writable } from 'node:stream'
 import { startService, type RunningService } from '../../src/app.js'
 
 export const TOKEN = 'test-journal-token-0123456789'
+/** The URL key the examples take from HOOK_KEY, in tests. */
+export const EXAMPLE_KEY = 'example-hook-key-5f2a9c1e7b3d'
 
 export interface TestService {
   url: string
@@ -49,12 +51,12 @@ export async function startHookrelay(yaml: string, options: StartOptions = {}): 
 
 /**
  * Starts a complete config file (an example) as it is, on 127.0.0.1:0, with its journal in a
- * temporary folder: the examples take HOST, PORT, JOURNAL_PATH and JOURNAL_TOKEN from the environment.
+ * temporary folder: the examples take HOST, PORT, JOURNAL_PATH, JOURNAL_TOKEN and HOOK_KEY from the environment.
  */
 export async function startExample(configPath: string, env: NodeJS.ProcessEnv = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'hookrelay-example-'))
   const dbPath = join(dir, 'journal.db')
-  return startFromFile(configPath, dir, dbPath, { HOST: '127.0.0.1', PORT: '0', JOURNAL_PATH: dbPath, JOURNAL_TOKEN: TOKEN, ...env })
+  return startFromFile(configPath, dir, dbPath, { HOST: '127.0.0.1', PORT: '0', JOURNAL_PATH: dbPath, JOURNAL_TOKEN: TOKEN, HOOK_KEY: EXAMPLE_KEY, ...env })
 }
 
 async function startFromFile(configPath: string, dir: string, dbPath: string, env: NodeJS.ProcessEnv, token: string | null = TOKEN): Promise<TestService> {
