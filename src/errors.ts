@@ -36,6 +36,10 @@ export const ERRORS = {
   HR_WRONG_SECRET: { status: 403, message: "the request's secret does not match (check secret against the community's Callback API settings)" },
   HR_WRONG_VERIFY_TOKEN: { status: 403, message: 'hub.mode is not subscribe or hub.verify_token does not match (check verify_token)' },
   HR_BAD_CHANGE: { status: 400, message: 'this leadgen change cannot be read: %s' },
+  // A failed step's default answer, by whose the fault is: the caller's request, the service a
+  // step calls, or the config / hookrelay itself.
+  HR_INPUT_REJECTED: { status: 422, message: "action '%s' failed: %s" },
+  HR_UPSTREAM_FAILED: { status: 502, message: "action '%s' failed: %s" },
   HR_ACTION_FAILED: { status: 500, message: "action '%s' failed: %s" },
   HR_RESPONSE_FAILED: { status: 500, message: 'the response could not be rendered: %s' },
   HR_INTERNAL: { status: 500, message: 'internal error' },
@@ -73,20 +77,33 @@ export const ERRORS = {
 export type ErrorCode = keyof typeof ERRORS
 
 /** An error with a stable code from the table and the HTTP status that goes with it. */
+export interface HookrelayErrorOptions {
+  cause?: unknown
+  /**
+   * Whose input the step could not use: the caller's request (it lacks a field, or is not JSON; a
+   * retry cannot succeed) or a service's answer (a retry later may). Unset: the config's or ours.
+   */
+  fault?: Fault
+}
+
+export type Fault = 'caller' | 'upstream'
+
 export class HookrelayError extends Error {
   readonly code: ErrorCode
   readonly status: number
+  readonly fault: Fault | undefined
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: HookrelayErrorOptions) {
     super(message, options)
     this.name = 'HookrelayError'
     this.code = code
     this.status = ERRORS[code].status
+    this.fault = options?.fault
   }
 }
 
 /** Builds the error for `code`, filling the `%s` slots of its message in order. */
-export function hookrelayError(code: ErrorCode, args: readonly unknown[] = [], options?: { cause?: unknown }): HookrelayError {
+export function hookrelayError(code: ErrorCode, args: readonly unknown[] = [], options?: HookrelayErrorOptions): HookrelayError {
   let i = 0
   const message = ERRORS[code].message.replace(/%s/g, () => String(args[i++] ?? ''))
   return new HookrelayError(code, message, options)

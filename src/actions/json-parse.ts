@@ -1,7 +1,7 @@
 /** `json.parse`: reads named fields out of JSON (the seed's "JSON-парсер"). */
 import { Type } from '@sinclair/typebox'
 import { Enum } from '../config/schema-kit.js'
-import { hookrelayError } from '../errors.js'
+import { hookrelayError, type Fault } from '../errors.js'
 import { formatPath, lookup, parsePath, type PathSegment } from '../pipeline/json-path.js'
 import { describeJsonError } from '../sources/body.js'
 import { actionSchema, defineAction } from './types.js'
@@ -37,6 +37,9 @@ export const jsonParse = defineAction({
   schema,
   create(params, build) {
     const from = build.template(params.from ?? '{{ request.raw }}', ['from'])
+    // Reading the caller's own request, what is missing or malformed there is the caller's to fix;
+    // reading a step's answer, the service's.
+    const fault = faultOf(params.from)
     const fields: CompiledField[] = []
     for (const [name, field] of Object.entries(params.fields)) {
       const source = typeof field === 'string' ? field : field.path
@@ -50,13 +53,13 @@ export const jsonParse = defineAction({
     return {
       async run(ctx) {
         const input = from.evaluate(ctx.scope)
-        const doc = typeof input === 'string' ? parseInput(input) : input
+        const doc = typeof input === 'string' ? parseInput(input, fault) : input
         const output: Record<string, unknown> = {}
         for (const field of fields) {
           const hit = lookup(doc, field.path)
           if (hit.found) output[field.name] = hit.value
           else if (field.onMissing === 'empty') output[field.name] = ''
-          else throw hookrelayError('HR_JSON_PATH_MISSING', [field.name, formatPath(field.path)])
+          else throw hookrelayError('HR_JSON_PATH_MISSING', [field.name, formatPath(field.path)], { fault })
         }
         ctx.record({ output })
         return output
@@ -65,10 +68,16 @@ export const jsonParse = defineAction({
   },
 })
 
-function parseInput(text: string): unknown {
+function faultOf(from: string | undefined): Fault | undefined {
+  if (from === undefined || /^\s*\{\{-?\s*(request|in)\b/.test(from)) return 'caller'
+  return /^\s*\{\{-?\s*steps\b/.test(from) ? 'upstream' : undefined
+}
+
+function parseInput(text: string, fault: Fault | undefined): unknown {
+  if (text.trim() === '') throw hookrelayError('HR_JSON_INPUT', ['it is empty'], { fault })
   try {
     return JSON.parse(text)
   } catch (err) {
-    throw hookrelayError('HR_JSON_INPUT', [describeJsonError(err)], { cause: err })
+    throw hookrelayError('HR_JSON_INPUT', [describeJsonError(err)], { cause: err, fault })
   }
 }

@@ -375,7 +375,7 @@ export class Executor {
     }
     const step = outcome.failedStep ?? '?'
     const error = stepError(outcome)
-    const defaultAnswer = () => maskAnswer(mask, defaultErrorAnswer(step, outcome.error ?? '', runId))
+    const defaultAnswer = () => maskAnswer(mask, defaultErrorAnswer(step, outcome.error ?? '', runId, { code: outcome.errorCode, fault: outcome.fault }))
     if (!source.onError) return failed(error, defaultAnswer())
     const onError = source.onError
     try {

@@ -4,7 +4,7 @@
  * not even a bug, escapes: it becomes the step's error.
  */
 import type { StepContext, StepPart } from '../actions/types.js'
-import { hookrelayError, HookrelayError, type ErrorCode } from '../errors.js'
+import { hookrelayError, HookrelayError, type ErrorCode, type Fault } from '../errors.js'
 import type { StepRecorder } from '../journal/journal.js'
 import type { Masked, Masker } from '../secrets/masker.js'
 import { hideUrlSecrets } from '../secrets/urls.js'
@@ -23,6 +23,8 @@ export interface RunOutcome {
   /** The failed step's error, masked. */
   error?: Masked<string>
   errorCode?: ErrorCode
+  /** Whose input the failed step could not use (see HookrelayError.fault). */
+  fault?: Fault
 }
 
 export interface RunInput {
@@ -109,6 +111,7 @@ async function runSteps({ actions, scope, mask, recorder, signal }: RunInput, wr
         failedResponse: kept.response,
         error,
         errorCode: err instanceof HookrelayError ? err.code : 'HR_INTERNAL',
+        fault: err instanceof HookrelayError ? err.fault : undefined,
       }
     }
   }

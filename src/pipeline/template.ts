@@ -170,7 +170,8 @@ class CompiledTemplate implements Template {
     } catch (err) {
       const missing = missingName(err)
       // The message names where the template is, never its text: that may hold a secret.
-      if (missing !== undefined) throw hookrelayError('HR_TEMPLATE_MISSING', [missing, this.where], { cause: err })
+      // A name under in or request is one the caller did not send.
+      if (missing !== undefined) throw hookrelayError('HR_TEMPLATE_MISSING', [missing, this.where], { cause: err, fault: /^(in|request)\b/.test(missing) ? 'caller' : undefined })
       throw hookrelayError('HR_TEMPLATE_ERROR', [this.where, liquidMessage(err)], { cause: err })
     }
   }

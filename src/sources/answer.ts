@@ -2,7 +2,7 @@
 import type { FastifyReply } from 'fastify'
 import type { BuildContext } from '../actions/types.js'
 import type { AnswerConfig } from '../config/schema.js'
-import { hookrelayError, type HookrelayError } from '../errors.js'
+import { hookrelayError, type ErrorCode, type Fault, type HookrelayError } from '../errors.js'
 import type { Scope, Template } from '../pipeline/template.js'
 import { parseJsonBody } from '../actions/http-call.js'
 import { checkHeaderConfig, checkHeaderValues, checkStatusText, hasHeader } from '../http/headers.js'
@@ -79,7 +79,23 @@ export function errorAnswer(err: HookrelayError, runId?: string): Answer {
   return { status: err.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(body) }
 }
 
-/** The default answer when an action fails and no `on_error` is configured: 500 and a JSON error. */
-export function defaultErrorAnswer(step: string, message: string, runId: string): Answer {
-  return errorAnswer(hookrelayError('HR_ACTION_FAILED', [step, message]), runId)
+/** Step errors that are the fault of the service a step calls: a retry later may succeed. */
+const UPSTREAM_FAULTS: ReadonlySet<ErrorCode> = new Set(['HR_UPSTREAM_STATUS', 'HR_UPSTREAM_TIMEOUT', 'HR_UPSTREAM_NETWORK', 'HR_SERVICE_ERROR', 'HR_EMAIL_FAILED'])
+
+/**
+ * The default answer when an action fails and no `on_error` is configured, by whose the fault
+ * is: 422 for the caller's request (a field or JSON it did not send; do not retry), 502 for the
+ * service the step calls (retry later), 503 when shutdown stopped the run, else 500 (the config,
+ * or hookrelay).
+ */
+export function defaultErrorAnswer(step: string, message: string, runId: string, cause: { code?: ErrorCode; fault?: Fault } = {}): Answer {
+  const code: ErrorCode = cause.fault === 'caller'
+    ? 'HR_INPUT_REJECTED'
+    : cause.fault === 'upstream' || (cause.code && UPSTREAM_FAULTS.has(cause.code))
+      ? 'HR_UPSTREAM_FAILED'
+      : cause.code === 'HR_RUN_ABORTED'
+        ? 'HR_SHUTTING_DOWN'
+        : 'HR_ACTION_FAILED'
+  if (code === 'HR_SHUTTING_DOWN') return errorAnswer(hookrelayError(code), runId)
+  return errorAnswer(hookrelayError(code, [step, message]), runId)
 }

@@ -43,7 +43,7 @@ describe('bizon365.subscribe', () => {
   it('fails with Bizon365 validation errors in its own words', async () => {
     const bizon = await keep(startBizon())
     const { res, run, text } = await runOnce(action(bizon.url, '999:nope'), { BIZON_TOKEN: BIZON.token })
-    expect(res.status).toBe(500)
+    expect(res.status).toBe(502)
     expect(run.status).toBe('failed')
     expect(run.steps[0].error).toBe('Bizon365 answered 400: Ошибка валидации (pageId: Страница регистрации не найдена)')
     expect(run.steps[0].response.status).toBe(400)
@@ -198,7 +198,7 @@ pipelines:
       ),
     )
     const res = await hr.call('/hooks/mail/mail-key-0123456789')
-    expect(res.status).toBe(500)
+    expect(res.status).toBe(502)
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.steps[0].error).toMatch(/^the letter was not sent: Invalid login/)
     expect(JSON.stringify(run)).not.toContain('wrong-pass-77')

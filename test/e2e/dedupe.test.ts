@@ -78,7 +78,7 @@ describe('duplicate deliveries', () => {
     const crm = await keep(startStub((_req, res, n) => json(res, 200, { n })))
     const hr = await keep(startHookrelay(config(crm.url)))
     const res = await hr.call('/hooks/orders/orders-key-0123456789', postJson({ order: '1' }))
-    expect(res.status).toBe(500) // the CRM call itself needs in.email
+    expect(res.status).toBe(422) // the CRM call itself needs in.email
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.warnings).toEqual(["the dedupe key could not be made (missing name 'in.email' in the template at pipelines[0].source.dedupe): this request was not checked for duplicates"])
   })

@@ -134,10 +134,10 @@ pipelines:
     })
 
     const tmpl = await call(`/hooks/tmpl/${CONFIG.urlKeyTmpl}`, post({}))
-    expect(tmpl.status).toBe(500)
+    expect(tmpl.status).toBe(422)
     expect(JSON.parse(tmpl.body).error).toBe("action 'crm' failed: missing name 'in.email' in the template at pipelines[0].actions[0].url")
     expect((await call(`/hooks/cap/${key('Cap')}`, post({ pad: 'a'.repeat(PAD) }))).status).toBe(200)
-    expect((await call(`/hooks/svc/${key('Svc')}`, post({ email: 'ivan@example.com' }))).status).toBe(500)
+    expect((await call(`/hooks/svc/${key('Svc')}`, post({ email: 'ivan@example.com' }))).status).toBe(502)
     const parse = await call(`/hooks/json/${key('Json')}`, post({}))
     expect(JSON.parse(parse.body).error).toMatch(/^action 'lead' failed: input is not JSON: Unexpected token 'h'/)
     const echoed = await call(

@@ -109,7 +109,7 @@ describe('a crash mid-run', () => {
 
     served = await serve(['--config', config])
     const res = await fetch(`${served.address}/hooks/slow/slow-key-0123456789`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"a@example.com"}' })
-    expect(res.status).toBe(500)
+    expect(res.status).toBe(502)
     const runId = res.headers.get('x-hookrelay-run')
     await served.stop('SIGKILL') // the instant the caller has its answer
 

@@ -141,8 +141,8 @@ describe('graceful shutdown', () => {
     await up.arrived()
     await hr.stop()
     const res = await inflight
-    expect(res.status).toBe(500)
-    expect(((await res.json()) as { error: string }).error).toBe("action 'push' failed: the run was stopped: the server is shutting down")
+    expect(res.status).toBe(503) // the request was fine: the sender may send it again later
+    expect(await res.json()).toMatchObject({ code: 'HR_SHUTTING_DOWN', error: 'the server is shutting down; retry later' })
     const db = new Database(hr.dbPath, { readonly: true })
     expect(db.prepare('SELECT status, error FROM runs').all()).toEqual([{ status: 'failed', error: "step 'push': the run was stopped: the server is shutting down" }])
     db.close()

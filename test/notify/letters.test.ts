@@ -44,7 +44,7 @@ describe('a failure letter', () => {
     const mailbox = await keep(startSmtp())
     const hr = await keep(startHookrelay(config(upstream.url, mailbox.url), { env: { CRM_TOKEN } }))
     const res = await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'x@example.com' }))
-    expect(res.status).toBe(500)
+    expect(res.status).toBe(502)
     const runId = res.headers.get('x-hookrelay-run')!
 
     const [letter] = await mailbox.waitFor(1)
@@ -68,8 +68,8 @@ describe('a failure letter', () => {
     const upstream = await keep(startStub((_req, res) => json(res, 500, {})))
     const mailbox = await keep(startSmtp())
     const hr = await keep(startHookrelay(config(upstream.url, mailbox.url), { env: { CRM_TOKEN } }))
-    expect((await hr.call('/hooks/quiet/quiet-key-0123456789', postJson({}))).status).toBe(500)
-    expect((await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'a@b.c' }))).status).toBe(500)
+    expect((await hr.call('/hooks/quiet/quiet-key-0123456789', postJson({}))).status).toBe(502)
+    expect((await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'a@b.c' }))).status).toBe(502)
     const letters = await mailbox.waitFor(1)
     await new Promise((r) => setTimeout(r, 300))
     expect(letters.map((l) => l.subject)).toEqual(["[hookrelay] crm: run failed at step 'push'"])
@@ -85,7 +85,7 @@ describe('a burst of failures', () => {
     await mailbox.waitFor(1)
     const rest = await Promise.all(Array.from({ length: 49 }, (_, i) => hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: `n${i}@example.com` }))))
     const ids = rest.map((r) => r.headers.get('x-hookrelay-run')!)
-    expect(rest.every((r) => r.status === 500)).toBe(true)
+    expect(rest.every((r) => r.status === 502)).toBe(true)
 
     const letters = await mailbox.waitFor(2, 8000)
     expect(letters[0]!.text).toContain(`Run: ${first.headers.get('x-hookrelay-run')}`)
@@ -104,7 +104,7 @@ describe('SMTP trouble', () => {
     const hr = await keep(startHookrelay(config(upstream.url, smtpUrl(port)), { env: { CRM_TOKEN } }))
     const started = Date.now()
     const a = await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'a@example.com' }))
-    expect(a.status).toBe(500)
+    expect(a.status).toBe(502)
     expect(Date.now() - started).toBeLessThan(2000) // the run never waits for the letter
     await waitForLog(hr, 'failure letter not sent; will retry')
 
@@ -145,7 +145,7 @@ describe('SMTP trouble', () => {
     const port = (hanging.address() as { port: number }).port
     const hr = await keep(startHookrelay(config(upstream.url, smtpUrl(port)), { env: { CRM_TOKEN } }))
     const started = Date.now()
-    for (let i = 0; i < 3; i++) expect((await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'a@b.c' }))).status).toBe(500)
+    for (let i = 0; i < 3; i++) expect((await hr.call('/hooks/crm/crm-key-0123456789', postJson({ email: 'a@b.c' }))).status).toBe(502)
     expect(Date.now() - started).toBeLessThan(2000)
     await waitForLog(hr, 'failure letter not sent; will retry')
   })
