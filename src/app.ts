@@ -8,6 +8,7 @@ import { resolve } from 'node:path'
 import ipaddr from 'ipaddr.js'
 import { baseUrl } from './cli/urls.js'
 import { loadConfig, type LoadedConfig } from './config/load.js'
+import type { Config } from './config/schema.js'
 import { ConfigError } from './config/problems.js'
 import type { LookupFunction } from './http/address-guard.js'
 import { createHttpClient } from './http/client.js'
@@ -21,6 +22,7 @@ import { createLogger, type Log, type LoggerOptions } from './log.js'
 import type { LetterContext } from './notify/letters.js'
 import { Notifier, type NotifierOptions } from './notify/notifier.js'
 import { Executor } from './pipeline/executor.js'
+import { PipelineSet } from './pipeline/pipeline-set.js'
 import { Pollers } from './sources/pollers.js'
 import { buildServer, type Lifecycle } from './server.js'
 import { currentUser, listenFailure, StartError } from './start-error.js'
@@ -35,14 +37,27 @@ export interface StartOptions {
   letters?: Pick<NotifierOptions, 'retryBaseMs' | 'sendTimeoutMs'>
 }
 
+export interface ReloadOutcome {
+  reloaded: boolean
+  /** Why not, when not: the config's problems, located. */
+  problems: string[]
+  /** Changed settings kept until a restart (host, port, journal path ...). */
+  needsRestart?: string[]
+}
+
 export interface RunningService {
   app: FastifyInstance
-  loaded: LoadedConfig
+  /** The config being served (a reload replaces it). */
+  readonly loaded: LoadedConfig
   /** The address the server listens on, e.g. http://127.0.0.1:8080. */
   address: string
   /** The journal's reading connection and its writer thread, for diagnostics and fault tests. */
   db: Db
   writer: BatchWriter
+  /** Reads the config file again (SIGHUP): see ReloadOutcome. Never throws for a bad file. */
+  reload(): Promise<ReloadOutcome>
+  /** During a graceful stop, asked again: stops the runs in flight now instead of waiting out the grace period. */
+  hurry(): void
   /** Graceful stop; resolves when everything is closed. */
   close(): Promise<void>
 }
@@ -97,7 +112,8 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   const executor = new Executor({ journal, masker: loaded.masker, log, failures: notifier })
   if (notifier) opened.push(() => notifier.close(LETTER_FLUSH_MS)) // it flushes only once started
   const lifecycle: Lifecycle = { closing: false }
-  const app = await buildServer({ settings: loaded.settings, pipelines: loaded.pipelines, journal, executor, log, lifecycle, masker: loaded.masker })
+  const pipelines = new PipelineSet(loaded.pipelines)
+  const app = await buildServer({ settings: loaded.settings, pipelines, journal, executor, log, lifecycle, masker: loaded.masker })
   let address: string
   const { host, port } = loaded.settings
   try {
@@ -107,22 +123,70 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
     log.debug({ err }, 'listen failed')
     throw listenFailure(err, host, port) ?? err
   }
-  log.info({ address, pipelines: loaded.pipelines.length, config: resolve(options.configPath), journal: journalPath }, 'hookrelay listening')
+  const configFile = resolve(options.configPath)
+  log.info({ address, pipelines: loaded.pipelines.length, config: configFile, journal: journalPath }, 'hookrelay listening')
   if (!loaded.settings.publicUrl) letters.baseUrl = address // the curl in letters names the real port
   notifier?.start()
-  const pollers = new Pollers({ pipelines: loaded.pipelines, executor, journal, log })
+  let pollers = new Pollers({ pipelines: loaded.pipelines, executor, journal, log })
   pollers.start()
 
+  /** The config being served; the one loaded at start keeps the settings that need a restart. */
+  let current = loaded
+  // Configs a reload replaced: runs in flight may still be sending through their mailers.
+  const superseded: LoadedConfig[] = []
+  opened.push(() => superseded.forEach((old) => old.mailer?.close()))
+  let reloads: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
+
+  /** Reads the config again; a valid one replaces the pipelines at once, an invalid one is logged and changes nothing. */
+  async function reload(): Promise<ReloadOutcome> {
+    if (closing) return { reloaded: false, problems: ['the server is shutting down'] }
+    let next: LoadedConfig
+    try {
+      next = loadConfig({ path: options.configPath, env: options.env ?? process.env, http })
+      refuseDemoValues(next)
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      const problems = err.heading ? [err.heading, ...err.problems] : err.problems
+      log.error({ config: configFile, problems }, 'reload refused: the config has problems; the running config stays')
+      return { reloaded: false, problems }
+    }
+    loaded.masker.absorb(next.masker) // what logs, answers and runs pass: it must know the new secrets
+    pipelines.replace(next.pipelines)
+    superseded.push(current)
+    current = next
+    await pollers.stop()
+    pollers = new Pollers({ pipelines: next.pipelines, executor, journal, log })
+    if (!closing) pollers.start()
+    for (const warning of next.warnings) log.warn({ warning }, 'config warning')
+    const needsRestart = restartSettings(loaded.config, next.config)
+    log.info({ config: configFile, pipelines: next.pipelines.length }, 'config reloaded: new requests run on it; runs in flight finish on the one they started with')
+    if (needsRestart.length > 0) log.warn({ settings: needsRestart }, `changed in the file but kept until a restart: ${needsRestart.join(', ')}`)
+    return { reloaded: true, problems: [], needsRestart }
+  }
+
   return {
     app,
-    loaded,
+    get loaded() {
+      return current
+    },
     address,
     db,
     writer,
+    reload() {
+      const outcome = reloads.then(reload) // one at a time, in the order asked
+      reloads = outcome.catch(() => {})
+      return outcome
+    },
+    hurry() {
+      if (!closing) return
+      log.warn({}, 'asked again to stop: stopping runs in flight now (they are recorded as failed)')
+      executor.abort()
+    },
     close() {
       closing ??= (async () => {
         lifecycle.closing = true // new requests now get 503
+        await reloads
         await pollers.stop()
         const graceEnds = Date.now() + loaded.settings.shutdownGraceMs
         await settleRuns(executor, loaded.settings.shutdownGraceMs, log)
@@ -137,6 +201,19 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
       return closing
     },
   }
+}
+
+/** Settings that take a restart to change (everything but `pipelines`): the dotted keys that differ. */
+function restartSettings(running: Config, next: Config): string[] {
+  const changed: string[] = []
+  for (const section of ['server', 'journal', 'notify'] as const) {
+    const a = (running[section] ?? {}) as Record<string, unknown>
+    const b = (next[section] ?? {}) as Record<string, unknown>
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) changed.push(`${section}.${key}`)
+    }
+  }
+  return changed
 }
 
 /**

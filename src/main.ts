@@ -5,6 +5,7 @@ import { startService } from './app.js'
 import { backup } from './cli/backup.js'
 import { check, urls, type Io } from './cli/commands.js'
 import { health } from './cli/health.js'
+import { reload } from './cli/reload.js'
 import { replay } from './cli/replay.js'
 import { ConfigError } from './config/problems.js'
 import { prettyDestination } from './log.js'
@@ -15,7 +16,7 @@ import { StartError } from './start-error.js'
 /** Exit codes: 0 ok, 1 invalid config, 2 usage, 3 cannot start (port, journal, lock). */
 const EXIT_CANNOT_START = 3
 
-const USAGE = `usage: hookrelay [serve|check|urls|health] [--config PATH]
+const USAGE = `usage: hookrelay [serve|check|urls|health|reload] [--config PATH]
        hookrelay replay RUN_ID [--config PATH]
        hookrelay backup PATH [--config PATH]
        hookrelay --version | --help
@@ -29,10 +30,11 @@ const USAGE = `usage: hookrelay [serve|check|urls|health] [--config PATH]
           runs; the copy is one consistent moment of the journal
   health  ask the running server for /healthz at the address the config listens on; exit 0 when
           it answers 200
+  reload  have the server serving this config's journal read its config again (as SIGHUP does)
 
 The config is --config, else $HOOKRELAY_CONFIG, else ./config.yaml, else ./config.example.yaml.`
 
-const COMMANDS = ['serve', 'check', 'urls', 'health', 'replay', 'backup']
+const COMMANDS = ['serve', 'check', 'urls', 'health', 'reload', 'replay', 'backup']
 /** Commands that take one argument besides the options, and what it is called in messages. */
 const ARGUMENT: Record<string, string> = { replay: 'RUN_ID', backup: 'PATH' }
 
@@ -45,6 +47,9 @@ function configPath(given: string | undefined): string | undefined {
 }
 
 async function serve(path: string): Promise<number> {
+  // Until the server is up, a SIGHUP (an SSH session closing) must not end the process.
+  const early = () => {}
+  process.on('SIGHUP', early)
   let service
   try {
     const destination = process.stdout.isTTY ? await prettyDestination() : undefined
@@ -57,13 +62,26 @@ async function serve(path: string): Promise<number> {
     if (!(err instanceof ConfigError)) throw err
     process.stderr.write(`${err.heading ?? `${path}: ${err.problems.length} problem(s)`}; not starting\n${err.problems.join('\n')}\n`)
     return 1
+  } finally {
+    process.off('SIGHUP', early)
   }
   const log = service.app.log
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'))
-  let closing = false
+  // SIGHUP reads the config again (reload); it never stops the server.
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the config')
+    service.reload().catch((err: unknown) => log.error({ err }, 'reload failed'))
+  })
+  // SIGTERM/SIGINT: the first stops gracefully; the second stops the runs in flight at once
+  // (recorded as failed); a third exits now (runs still going are found `interrupted` at the next start).
+  let asked = 0
   const stop = (signal: string) => {
-    if (closing) return
-    closing = true
+    asked++
+    if (asked === 2) return service.hurry()
+    if (asked > 2) {
+      log.error({ signal }, 'asked a third time to stop: exiting now')
+      return process.exit(1)
+    }
     log.info({ signal }, 'shutting down')
     service.close().then(
       () => process.exit(0),
@@ -73,8 +91,8 @@ async function serve(path: string): Promise<number> {
       },
     )
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
   return -1 // keep running
 }
 
@@ -127,6 +145,8 @@ async function main(argv: string[]): Promise<number> {
       return urls(path, io)
     case 'health':
       return health(path, io)
+    case 'reload':
+      return reload(path, io)
     case 'replay':
       return replay(rest[0]!, path, io)
     case 'backup':

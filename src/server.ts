@@ -6,8 +6,8 @@ import type { Settings } from './config/load.js'
 import { hookrelayError } from './errors.js'
 import type { Journal } from './journal/journal.js'
 import { journalRoutes } from './journal/routes.js'
-import type { CompiledPipeline } from './pipeline/compile.js'
 import type { Executor } from './pipeline/executor.js'
+import type { PipelineSet } from './pipeline/pipeline-set.js'
 import type { Masker } from './secrets/masker.js'
 import { errorAnswer, maskAnswer, sendAnswer, type Answer } from './sources/answer.js'
 import { refusedRequestKeeper } from './sources/refused.js'
@@ -20,7 +20,8 @@ export interface Lifecycle {
 
 export interface ServerDeps {
   settings: Settings
-  pipelines: readonly CompiledPipeline[]
+  /** What is served; a reload replaces its contents. */
+  pipelines: PipelineSet
   journal: Journal
   executor: Executor
   log: Logger

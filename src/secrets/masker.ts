@@ -61,6 +61,11 @@ export class Masker {
     this.version++
   }
 
+  /** Learns every secret `other` knows of its own (a reloaded config's: the old ones stay known too). */
+  absorb(other: Masker): void {
+    for (const secret of other.#own) this.learn(secret)
+  }
+
   /** How many values under secret names were not learned (over a budget, or too long): hidden where they sit only. */
   get overflow(): number {
     return this.#notLearned.size

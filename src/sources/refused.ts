@@ -7,8 +7,8 @@ import { parse as parseQueryString } from 'fast-querystring'
 import type { HookrelayError } from '../errors.js'
 import type { KeepRefused } from '../http/client-errors.js'
 import type { RequestLine } from '../http/request-line.js'
-import type { CompiledPipeline } from '../pipeline/compile.js'
 import type { Executor } from '../pipeline/executor.js'
+import type { PipelineSet } from '../pipeline/pipeline-set.js'
 import { MASK } from '../secrets/matcher.js'
 import { hideHookKey } from '../secrets/urls.js'
 import { ownFields, parseBody } from './body.js'
@@ -16,13 +16,12 @@ import type { IncomingRequest } from './incoming.js'
 
 const HOOK_TARGET = /^\/hooks\/([^/?#]+)(?:\/([^/?#]+))?\/?(?:\?([^#]*))?/
 
-export function refusedRequestKeeper(pipelines: readonly CompiledPipeline[], executor: Executor): KeepRefused {
-  const byId = new Map(pipelines.map((p) => [p.id, p]))
+export function refusedRequestKeeper(pipelines: PipelineSet, executor: Executor): KeepRefused {
   return (line: RequestLine, err: HookrelayError) => {
     const match = HOOK_TARGET.exec(line.target)
     if (!match) return undefined
     const [, id = '', key, query = ''] = match
-    const pipeline = byId.get(decode(id))
+    const pipeline = pipelines.get(decode(id))
     const given = key === undefined ? undefined : decode(key)
     if (!pipeline || !pipeline.source.keyMatches(given)) return undefined
     return executor.reject(pipeline, refusedRequest(line, pipeline.id, given !== undefined, query), err)

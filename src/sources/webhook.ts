@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hookrelayError, HookrelayError } from '../errors.js'
 import type { CompiledPipeline } from '../pipeline/compile.js'
 import type { Executor, RunResult } from '../pipeline/executor.js'
+import type { PipelineSet } from '../pipeline/pipeline-set.js'
 import { MASK } from '../secrets/matcher.js'
 import type { Masked, Masker } from '../secrets/masker.js'
 import { errorAnswer, maskAnswer, sendAnswer, type Answer } from './answer.js'
@@ -14,7 +15,7 @@ import { parseBody, registerBodyParsers, type ParsedBody } from './body.js'
 import type { IncomingRequest } from './incoming.js'
 
 export interface WebhookOptions {
-  pipelines: readonly CompiledPipeline[]
+  pipelines: PipelineSet
   executor: Executor
   /** server.body_limit, for the 413 message. */
   bodyLimit: number
@@ -30,7 +31,6 @@ type Params = { pipeline: string; key?: string }
 
 export async function webhookRoutes(app: FastifyInstance, options: WebhookOptions): Promise<void> {
   await registerBodyParsers(app)
-  const byId = new Map(options.pipelines.map((p) => [p.id, p]))
   const matched = new WeakMap<FastifyRequest, CompiledPipeline>()
   /** Requests that have their run: whatever goes wrong after that, no second run is kept. */
   const ran = new WeakSet<FastifyRequest>()
@@ -43,7 +43,7 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
 
   // Callback style: it runs on every request, and only a wrong method needs to wait (to keep it).
   function onRequest(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, done: (err?: Error) => void): void {
-    const pipeline = byId.get(request.params.pipeline)
+    const pipeline = options.pipelines.get(request.params.pipeline)
     if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return void notFound(reply)
     matched.set(request, pipeline)
     // Its headers are the operator's, written in the config: sent as written (see Masker.render).

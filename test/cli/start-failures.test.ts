@@ -2,29 +2,17 @@
  * What an admin sees when the server cannot start: one line saying what, where and what to do,
  * and exit code 3. Real processes, a real held port, a real second server on the same journal.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { closeAfterEach } from '../helpers/cleanup.js'
-import { run, serve, type Served } from '../helpers/process.js'
+import { run, serversAfterEach } from '../helpers/process.js'
 import { startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
-const dirs: string[] = []
-const servers: Served[] = []
-afterEach(async () => {
-  for (const s of servers.splice(0)) await s.stop('SIGKILL')
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
-
-function folder(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-start-'))
-  dirs.push(dir)
-  return dir
-}
+const { folder, serve } = serversAfterEach('hookrelay-start-')
 
 function config(dir: string, journal: string, upstream = 'http://127.0.0.1:9/unused'): string {
   const path = join(dir, 'config.yaml')
@@ -56,7 +44,6 @@ describe('a second server on the same journal', () => {
     }))
     const path = config(dir, journal, upstream.url)
     const first = await serve(['--config', path], { cwd: dir })
-    servers.push(first)
     const pid = first.child.pid
 
     // A run in flight in the first server while the second starts.
@@ -80,10 +67,8 @@ describe('a second server on the same journal', () => {
 
     // Its commands work beside it; once it stops, the journal is free for the next server.
     expect((await run(['check', '--config', path], { cwd: dir })).code).toBe(0)
-    servers.splice(servers.indexOf(first), 1)
     expect(await first.stop()).toBe(0)
     const next = await serve(['--config', path], { cwd: dir })
-    servers.push(next)
     expect((await fetch(`${next.address}/healthz`)).status).toBe(200)
   })
 })
@@ -100,7 +85,6 @@ describe('start-up failures', () => {
       expect(result).toMatchObject({ code: 3, stdout: '' })
       expect(result.stderr).toBe(`hookrelay: the port is in use by another program (127.0.0.1:${port}): stop that program, or set server.port (or PORT) to a free port\n`)
       const next = await serve(['--config', path], { cwd: dir })
-      servers.push(next)
       expect((await fetch(`${next.address}/healthz`)).status).toBe(200)
     } finally {
       await new Promise((r) => holder.close(r))

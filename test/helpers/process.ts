@@ -1,6 +1,10 @@
 /** Runs hookrelay as a child process, the way an operator does. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 export const BIN = fileURLToPath(new URL('../../bin/hookrelay.js', import.meta.url))
@@ -95,4 +99,30 @@ export function serve(args: string[], options: Launch = {}): Promise<Served> {
       reject(new Error(`hookrelay exited with ${code} before listening:\n${out}`))
     })
   })
+}
+
+/**
+ * For tests that start servers in temporary folders: `folder()` makes one and `serve()` starts
+ * hookrelay; after each test every server still running is killed (SIGKILL, by its own child
+ * handle) and every folder removed.
+ */
+export function serversAfterEach(prefix: string): { folder(): string; serve(args: string[], options?: Launch): Promise<Served> } {
+  const dirs: string[] = []
+  const servers: Served[] = []
+  afterEach(async () => {
+    for (const s of servers.splice(0)) if (s.child.exitCode === null && s.child.signalCode === null) await s.stop('SIGKILL')
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  })
+  return {
+    folder() {
+      const dir = mkdtempSync(join(tmpdir(), prefix))
+      dirs.push(dir)
+      return dir
+    },
+    async serve(args, options) {
+      const served = await serve(args, options)
+      servers.push(served)
+      return served
+    },
+  }
 }
