@@ -1,7 +1,8 @@
 /**
  * `npm run bench:prune`: how long retention holds the event loop. Fills a journal with
- * 100,000 runs older than the retention period, prunes them while sampling event-loop delay,
- * and prints the longest batch, the longest delay and the file's pages before and after.
+ * 100,000 runs older than the retention period, prunes them (the deletes run on the writer
+ * thread) while sampling event-loop delay, and prints the longest batch, the longest delay and
+ * the file's pages before and after.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -11,6 +12,7 @@ import { v7 as uuidv7 } from 'uuid'
 import { openDatabase } from '../src/journal/db.js'
 import { Pruner } from '../src/journal/retention.js'
 import { runWrites } from '../src/journal/runs.js'
+import { BatchWriter } from '../src/journal/writer.js'
 import { Masker } from '../src/secrets/masker.js'
 
 const RUNS = Number(process.env['PRUNE_RUNS'] ?? 100_000)
@@ -33,8 +35,10 @@ try {
   delay.enable()
   const started = performance.now()
   const silent = { info() {}, warn() {}, error() {}, debug() {} }
-  const result = await new Pruner(db, silent, { retentionDays: 30 }).prune()
+  const writer = await BatchWriter.open(join(dir, 'journal.db'), silent)
+  const result = await new Pruner(db, writer, silent, { retentionDays: 30 }).prune()
   delay.disable()
+  await writer.close()
   process.stdout.write(
     `${JSON.stringify({
       runs: RUNS,

@@ -17,7 +17,7 @@ import { openDatabase, type Db } from './journal/db.js'
 import { Journal } from './journal/journal.js'
 import { JournalLock } from './journal/lock.js'
 import { Pruner } from './journal/retention.js'
-import { BatchWriter } from './journal/writer.js'
+import { BatchWriter, type WriterOptions } from './journal/writer.js'
 import { createLogger, type Log, type LoggerOptions } from './log.js'
 import type { LetterContext } from './notify/letters.js'
 import { Notifier, type NotifierOptions } from './notify/notifier.js'
@@ -35,6 +35,13 @@ export interface StartOptions {
   lookup?: LookupFunction
   /** Letter retry pacing; tests shorten it. */
   letters?: Pick<NotifierOptions, 'retryBaseMs' | 'sendTimeoutMs'>
+  /** The journal writer's bound on work waiting and its lock wait; tests make them small. */
+  writer?: Pick<WriterOptions, 'maxPendingOps' | 'maxPendingBytes' | 'busyTimeoutMs'>
+  /**
+   * The service cannot go on (the journal writer died for good): it has logged why. The CLI
+   * exits non-zero here, so that the supervisor (systemd, Docker) starts it again.
+   */
+  onFatal?: (err: Error) => void
 }
 
 export interface ReloadOutcome {
@@ -99,13 +106,19 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   opened.push(() => lock.release())
   const db = logged(log, () => openJournal(journalPath))
   opened.push(() => db.close())
-  const writer = await BatchWriter.open(journalPath, log)
+  const writer = await BatchWriter.open(journalPath, log, {
+    ...options.writer,
+    onGone(err) {
+      log.fatal({ err, journal: journalPath }, 'the journal cannot be written any more; hookrelay stops so that its supervisor starts it again')
+      options.onFatal?.(err)
+    },
+  })
   opened.push(() => writer.close())
   const journal = new Journal(db, writer)
   const letters = { baseUrl: baseUrl(loaded) }
   const notifier = createNotifier(loaded, db, writer, log, letters, options)
   recover(journal, loaded, notifier, log) // before listening: only a previous process's runs are `running`
-  const pruner = new Pruner(db, log, { retentionDays: loaded.settings.retentionDays })
+  const pruner = new Pruner(db, writer, log, { retentionDays: loaded.settings.retentionDays })
   pruner.start()
   opened.push(() => pruner.stop())
 

@@ -28,6 +28,7 @@ export const ERRORS = {
   },
   HR_PIPELINE_STOPPED: { status: 503, message: 'pipeline stopped' },
   HR_JOURNAL_UNAVAILABLE: { status: 503, message: 'the journal cannot keep this request right now; retry later' },
+  HR_JOURNAL_BUSY: { status: 503, message: 'the journal is behind writing to disk, so this request was not taken; retry in a few seconds' },
   HR_SHUTTING_DOWN: { status: 503, message: 'the server is shutting down; retry later' },
   HR_BAD_SIGNATURE: {
     status: 401,

@@ -53,7 +53,7 @@ async function serve(path: string): Promise<number> {
   let service
   try {
     const destination = process.stdout.isTTY ? await prettyDestination() : undefined
-    service = await startService({ configPath: path, log: { destination } })
+    service = await startService({ configPath: path, log: { destination }, onFatal: () => process.exit(EXIT_CANNOT_START) })
   } catch (err) {
     if (err instanceof StartError || err instanceof AddonError) {
       process.stderr.write(`hookrelay: ${err.message}\n`)

@@ -1,4 +1,5 @@
 /** The journal: durable run records through the group-commit writer, and reads for the API. */
+import { hookrelayError } from '../errors.js'
 import type { Masked } from '../secrets/masker.js'
 import type { Db } from './db.js'
 import {
@@ -44,9 +45,12 @@ export class Journal {
 
   /**
    * Keeps a new run; resolves once it is on disk. Actions may only start after that. `also`
-   * commits with it (a failure queued for the operator's letter).
+   * commits with it (a failure queued for the operator's letter). Refused with HR_JOURNAL_BUSY,
+   * before anything is queued, while the work waiting for the disk is at its bound: new runs
+   * wait for the disk to catch up, the runs under way never do.
    */
   insert(run: NewRun, ...also: Write[]): Promise<void> {
+    if (!this.#writer.hasRoom()) return Promise.reject(hookrelayError('HR_JOURNAL_BUSY'))
     return this.#writer.write(runWrites.insertRun(run), ...also)
   }
 

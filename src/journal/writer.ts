@@ -35,6 +35,8 @@ function bindable(value: unknown): unknown {
 
 interface Pending {
   op: readonly Write[]
+  /** Roughly what it holds in memory (see roughBytes), for the bound on work waiting. */
+  bytes: number
   done?: { resolve: () => void; reject: (err: unknown) => void }
 }
 
@@ -48,7 +50,20 @@ interface Reply {
 export interface WriterOptions {
   /** How long a batch waits for another connection's lock before failing (SQLITE_BUSY). */
   busyTimeoutMs?: number
+  /** The bound on work waiting (queued, or sent to the thread and not yet committed): see hasRoom(). */
+  maxPendingOps?: number
+  maxPendingBytes?: number
+  /** Called once when the thread has died and cannot be started again (never after close()). */
+  onGone?: (err: Error) => void
 }
+
+/**
+ * Defaults for the bound: far above what a healthy disk leaves waiting (a few hundred writes
+ * at thousands of requests a second), low enough that a stalled disk cannot grow the heap
+ * past a small VPS's memory (each entry is also copied once for the thread).
+ */
+export const MAX_PENDING_OPS = 10_000
+export const MAX_PENDING_BYTES = 32 * 1024 * 1024
 
 /** A writer thread that dies is started again, but at most this often (a broken file would loop). */
 const MAX_RESTARTS = 3
@@ -58,9 +73,15 @@ export class BatchWriter {
   readonly #workerData: { path: string; busyTimeoutMs: number }
   readonly #log: Log
   #worker: Worker
+  readonly #limits: { ops: number; bytes: number }
+  readonly #onGone: ((err: Error) => void) | undefined
   #queue: Pending[] = []
   readonly #inFlight = new Map<number, Pending[]>()
   #inFlightOps = 0
+  #pendingBytes = 0
+  /** Whether hasRoom() last said no (its log line is written on the change only). */
+  #full = false
+  #everReady = false
   #scheduled = false
   #seq = 0
   #closing = false
@@ -74,7 +95,7 @@ export class BatchWriter {
 
   /** Starts the writer thread on the (already migrated) journal file. */
   static async open(path: string, log: Log, options: WriterOptions = {}): Promise<BatchWriter> {
-    const writer = new BatchWriter({ path, busyTimeoutMs: options.busyTimeoutMs ?? 1000 }, log)
+    const writer = new BatchWriter({ path, busyTimeoutMs: options.busyTimeoutMs ?? 1000 }, log, options)
     await new Promise<void>((resolve, reject) => {
       writer.#worker.once('message', () => resolve())
       writer.#worker.once('error', reject)
@@ -82,9 +103,11 @@ export class BatchWriter {
     return writer
   }
 
-  private constructor(workerData: { path: string; busyTimeoutMs: number }, log: Log) {
+  private constructor(workerData: { path: string; busyTimeoutMs: number }, log: Log, options: WriterOptions) {
     this.#workerData = workerData
     this.#log = log
+    this.#limits = { ops: options.maxPendingOps ?? MAX_PENDING_OPS, bytes: options.maxPendingBytes ?? MAX_PENDING_BYTES }
+    this.#onGone = options.onGone
     this.#worker = this.#spawn()
   }
 
@@ -98,7 +121,7 @@ export class BatchWriter {
     })
     let ready = false
     worker.on('message', (reply: Reply | { ready: true }) => {
-      if ('ready' in reply) ready = true
+      if ('ready' in reply) ready = this.#everReady = true
       else this.#settle(reply)
     })
     worker.on('error', (err) => this.#log.error({ err }, 'the journal writer failed'))
@@ -117,6 +140,7 @@ export class BatchWriter {
     this.#inFlight.clear()
     this.#inFlightOps = 0
     for (const p of inFlight) this.#settleOne(p, stopped)
+    this.#pendingBytes = this.#queue.reduce((n, p) => n + p.bytes, 0)
     for (const settle of this.#pragmas.values()) settle({ seq: 0, error: { code: 'ERROR', message: stopped.message } })
     this.#pragmas.clear()
 
@@ -131,19 +155,46 @@ export class BatchWriter {
       this.#exited = true
       const queued = this.#queue
       this.#queue = []
+      this.#pendingBytes = 0
       for (const p of queued) this.#settleOne(p, stopped)
+      if (!this.#closing && this.#everReady) {
+        const why = wasReady ? `it stopped ${MAX_RESTARTS + 1} times within a minute` : 'a new one could not open the journal'
+        this.#onGone?.(new Error(`the journal writer stopped and is not started again: ${why}`))
+      }
     }
     if (this.pending === 0) for (const resolve of this.#idle.splice(0)) resolve()
   }
 
   /** Runs `writes` together in the next batch; resolves once that batch has committed. */
   write(...writes: Write[]): Promise<void> {
-    return new Promise((resolve, reject) => this.#push({ op: writes, done: { resolve, reject } }))
+    return new Promise((resolve, reject) => this.#push({ op: writes, bytes: roughBytes(writes), done: { resolve, reject } }))
   }
 
   /** Runs `writes` in the next batch without waiting; a failure is logged. */
   enqueue(...writes: Write[]): void {
-    this.#push({ op: writes })
+    this.#push({ op: writes, bytes: roughBytes(writes) })
+  }
+
+  /**
+   * Whether new work should be taken: false while the writes waiting reach the bound (a stalled
+   * or slow disk). Writes are never refused here; the callers that start new work (a new run)
+   * ask first, so what is already under way can always finish. The change is logged.
+   */
+  hasRoom(): boolean {
+    const room = this.pending < this.#limits.ops && this.#pendingBytes < this.#limits.bytes
+    if (room === this.#full) {
+      // It changed: full now, or room again.
+      this.#full = !room
+      const waiting = { writes: this.pending, megabytes: Math.round(this.#pendingBytes / 1048576) }
+      if (room) this.#log.warn(waiting, 'the journal caught up; new requests are taken again')
+      else this.#log.error(waiting, 'the journal cannot keep up with the disk: new requests get 503 until it catches up (is the disk slow, full, or locked by another program?)')
+    }
+    return room
+  }
+
+  /** What the work waiting holds, roughly (see roughBytes). */
+  get pendingBytes(): number {
+    return this.#pendingBytes
   }
 
   /** Runs a pragma on the writer's connection (diagnostics; fault tests use max_page_count). */
@@ -181,6 +232,7 @@ export class BatchWriter {
       return
     }
     this.#queue.push(p)
+    this.#pendingBytes += p.bytes
     this.#schedule()
   }
 
@@ -227,6 +279,7 @@ export class BatchWriter {
     this.#inFlight.delete(reply.seq)
     this.#inFlightOps -= batch.length
     batch.forEach((p, i) => {
+      this.#pendingBytes -= p.bytes
       const err = reply.error ?? reply.errors?.[i]
       this.#settleOne(p, err ? Object.assign(new Error(err.message), { code: err.code }) : undefined)
     })
@@ -238,4 +291,20 @@ export class BatchWriter {
     else if (p.done) p.done.reject(err)
     else this.#log.error({ err }, 'journal write failed')
   }
+}
+
+/**
+ * About how much memory a write holds: the lengths of its strings and byte arrays, walked a
+ * few levels deep, plus a little per value. Cheap, and close enough for a bound whose point is
+ * a request body of up to a megabyte.
+ */
+export function roughBytes(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return value.length + 8
+  if (value === null || typeof value !== 'object') return 8
+  if (value instanceof Uint8Array) return value.byteLength + 8
+  if (depth > 8) return 64
+  let bytes = 16
+  if (Array.isArray(value)) for (const item of value) bytes += roughBytes(item, depth + 1)
+  else for (const key in value) bytes += key.length + roughBytes((value as Record<string, unknown>)[key], depth + 1)
+  return bytes
 }

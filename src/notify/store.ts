@@ -38,7 +38,7 @@ export const letterWrites = {
   /** A letter into the outbox, and the failures it reports out of the queue: together. */
   addLetter(pipeline: string, runIds: string[], letter: { subject: string; body: string }, at: Date): Write[] {
     return [
-      ['INSERT INTO letters (pipeline, subject, body, created_at, due_at) VALUES (?, ?, ?, ?, ?)', [pipeline, letter.subject, letter.body, at.toISOString(), at.toISOString()]],
+      ['INSERT INTO letters (pipeline, subject, body, created_at, due_at, run_ids) VALUES (?, ?, ?, ?, ?, ?)', [pipeline, letter.subject, letter.body, at.toISOString(), at.toISOString(), runIds]],
       ['DELETE FROM failures WHERE run_id IN (SELECT value FROM json_each(?))', [runIds]],
     ]
   },

@@ -5,7 +5,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import type { Log } from '../log.js'
-import { hookrelayError, type HookrelayError } from '../errors.js'
+import { hookrelayError, HookrelayError } from '../errors.js'
 import type { Journal } from '../journal/journal.js'
 import type { Write } from '../journal/writer.js'
 import { newRunId } from '../journal/run-id.js'
@@ -356,6 +356,7 @@ export class Executor {
     try {
       await write()
     } catch (err) {
+      if (err instanceof HookrelayError && err.code === 'HR_JOURNAL_BUSY') throw err // the writer logs when it fills and empties
       this.#deps.log.error({ err }, 'journal write failed; the request was refused')
       throw hookrelayError('HR_JOURNAL_UNAVAILABLE', [], { cause: err })
     }

@@ -84,12 +84,15 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
   })
 }
 
+/** The journal could not take the request: the sender is told to send it again. */
+const RETRY_LATER = new Set(['HR_JOURNAL_UNAVAILABLE', 'HR_JOURNAL_BUSY'])
+
 /** Runs `keep`; when the journal cannot keep the request, answers 503 so the sender retries. */
 async function keepOrRefuse(keep: () => Promise<RunResult>, masker: Masker): Promise<{ answer: Masked<Answer>; runId?: string }> {
   try {
     return await keep()
   } catch (err) {
-    if (err instanceof HookrelayError && err.code === 'HR_JOURNAL_UNAVAILABLE') {
+    if (err instanceof HookrelayError && RETRY_LATER.has(err.code)) {
       const answer = errorAnswer(err)
       return { answer: maskAnswer(masker, { ...answer, headers: { ...answer.headers, 'retry-after': '5' } }) }
     }

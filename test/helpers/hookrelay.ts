@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { startService, type RunningService } from '../../src/app.js'
+import { startService, type RunningService, type StartOptions as ServiceOptions } from '../../src/app.js'
 
 export const TOKEN = 'test-journal-token-0123456789'
 /** The URL key the examples take from HOOK_KEY, in tests. */
@@ -35,6 +35,8 @@ export interface StartOptions {
   token?: string | null
   /** Start over an existing folder (its journal.db), as a restart does. */
   dir?: string
+  /** Passed on to the service: the journal writer's bounds, what to do when it cannot go on. */
+  service?: Pick<ServiceOptions, 'writer' | 'onFatal'>
 }
 
 export async function startHookrelay(yaml: string, options: StartOptions = {}): Promise<TestService> {
@@ -46,7 +48,7 @@ export async function startHookrelay(yaml: string, options: StartOptions = {}): 
   ].join('')
   const configPath = join(dir, 'config.yaml')
   writeFileSync(configPath, head + yaml)
-  return startFromFile(configPath, dir, dbPath, options.env ?? {}, options.token ?? TOKEN)
+  return startFromFile(configPath, dir, dbPath, options.env ?? {}, options.token ?? TOKEN, options.service)
 }
 
 /**
@@ -59,7 +61,14 @@ export async function startExample(configPath: string, env: NodeJS.ProcessEnv = 
   return startFromFile(configPath, dir, dbPath, { HOST: '127.0.0.1', PORT: '0', JOURNAL_PATH: dbPath, JOURNAL_TOKEN: TOKEN, HOOK_KEY: EXAMPLE_KEY, ...env })
 }
 
-async function startFromFile(configPath: string, dir: string, dbPath: string, env: NodeJS.ProcessEnv, token: string | null = TOKEN): Promise<TestService> {
+async function startFromFile(
+  configPath: string,
+  dir: string,
+  dbPath: string,
+  env: NodeJS.ProcessEnv,
+  token: string | null = TOKEN,
+  more: StartOptions['service'] = {},
+): Promise<TestService> {
   const logs: string[] = []
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -67,7 +76,7 @@ async function startFromFile(configPath: string, dir: string, dbPath: string, en
       cb()
     },
   })
-  const service = await startService({ configPath, env, log: { destination, level: 'debug' }, letters: { retryBaseMs: 200, sendTimeoutMs: 1000 } })
+  const service = await startService({ configPath, env, log: { destination, level: 'debug' }, letters: { retryBaseMs: 200, sendTimeoutMs: 1000 }, ...more })
   const url = service.address
   return {
     url,
