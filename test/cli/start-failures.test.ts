@@ -2,7 +2,7 @@
  * What an admin sees when the server cannot start: one line saying what, where and what to do,
  * and exit code 3. Real processes, a real held port, a real second server on the same journal.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -67,6 +67,11 @@ describe('a second server on the same journal', () => {
 
     // Its commands work beside it; once it stops, the journal is free for the next server.
     expect((await run(['check', '--config', path], { cwd: dir })).code).toBe(0)
+    expect((await run(['urls', '--config', path], { cwd: dir })).stdout).toContain('/hooks/slow/start-key-0123456789')
+    expect((await run(['backup', join(dir, 'copy.db'), '--config', path], { cwd: dir })).code).toBe(0)
+    const copy = new Database(join(dir, 'copy.db'), { readonly: true })
+    expect(copy.prepare('SELECT status FROM runs').pluck().all()).toEqual(['ok'])
+    copy.close()
     expect(await first.stop()).toBe(0)
     const next = await serve(['--config', path], { cwd: dir })
     expect((await fetch(`${next.address}/healthz`)).status).toBe(200)
@@ -100,6 +105,24 @@ describe('start-up failures', () => {
     expect(result.stderr).toBe(
       `hookrelay: cannot create the journal's folder (${join(dir, 'not-a-folder', 'data')}): make it writable by the user hookrelay runs as (uid ${process.getuid!()}); in Docker, the host folder mounted at /data must be too (chown 1000 it)\n`,
     )
+  })
+
+  it('a journal folder it may not write in (a root-owned Docker bind mount): names it, exit 3', async () => {
+    const dir = folder()
+    const data = join(dir, 'data')
+    mkdirSync(data)
+    // The folder belongs to someone else: root, with hookrelay as "nobody" (root may write
+    // anywhere), or read-only for a test runner that is not root.
+    const asRoot = process.getuid!() === 0
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {}
+    chmodSync(dir, 0o755)
+    chmodSync(data, asRoot ? 0o755 : 0o555)
+    const result = await run(['serve', '--config', config(dir, join(data, 'journal.db'))], { cwd: dir, ...user })
+    expect(result).toMatchObject({ code: 3, stdout: '' })
+    expect(result.stderr).toBe(
+      `hookrelay: cannot write in the journal's folder (${data}): make it writable by the user hookrelay runs as (uid ${user.uid ?? process.getuid!()}); in Docker, the host folder mounted at /data must be too (chown 1000 it)\n`,
+    )
+    expect(readdirSync(data)).toEqual([]) // nothing was made
   })
 
   it('a config that is a folder (what docker -v makes of a missing file): an invalid config, said so', async () => {

@@ -20,6 +20,9 @@ export interface Launch {
   exe?: string
   /** The whole command line instead (`npm start`): the command's own arguments are not added. */
   argv?: [string, ...string[]]
+  /** Run as this user and group (only a root test runner can). */
+  uid?: number
+  gid?: number
 }
 
 function command(args: string[], options: Launch): [string, string[]] {
@@ -36,7 +39,7 @@ export interface Result {
 /** Runs a command to its end (bounded by `timeoutMs`). */
 export function run(args: string[], options: Launch = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(...command(args, options), { cwd: options.cwd ?? ROOT, env: { PATH: process.env['PATH'], ...options.env } })
+    const child = spawn(...command(args, options), { cwd: options.cwd ?? ROOT, env: { PATH: process.env['PATH'], ...options.env }, uid: options.uid, gid: options.gid })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
