@@ -13,7 +13,7 @@ import { VERSION } from './runtime/assets.js'
 import { AddonError } from './runtime/sea-addon.js'
 import { StartError } from './start-error.js'
 
-/** Exit codes: 0 ok, 1 invalid config, 2 usage, 3 cannot start (port, journal, lock). */
+/** Exit codes: 0 ok, 1 invalid config, 2 usage, 3 cannot start (port, journal, lock) or cannot go on (the journal writer died for good). */
 const EXIT_CANNOT_START = 3
 
 const USAGE = `usage: hookrelay [serve|check|urls|health|reload] [--config PATH]
