@@ -12,4 +12,5 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = process.argv[2] ?? join(root, 'dist')
 mkdirSync(out, { recursive: true })
 await bundle({ root, outfile: join(out, 'hookrelay.mjs'), kind: 'module' })
-copyFileSync(join(root, 'src/journal/sql-worker.mjs'), join(out, 'sql-worker.mjs'))
+// The writer thread's script and what it imports, beside the bundle.
+for (const file of ['sql-worker.mjs', 'search-text.mjs']) copyFileSync(join(root, 'src/journal', file), join(out, file))

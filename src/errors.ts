@@ -51,6 +51,7 @@ export const ERRORS = {
   HR_JOURNAL_DISABLED: { status: 404, message: 'the journal API is off: set journal.token in the config' },
   HR_BAD_FILTER: { status: 400, message: '%s' },
   HR_RUN_NOT_FOUND: { status: 404, message: "run '%s' not found" },
+  HR_UNKNOWN_PIPELINE: { status: 404, message: "no pipeline '%s' in the config or the journal (known: %s)" },
 
   // What a step of a run can fail with (kept in the journal, never sent as such).
   HR_TEMPLATE_MISSING: { status: 500, message: "missing name '%s' in the template at %s" },

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { Settings } from './config/load.js'
 import { hookrelayError } from './errors.js'
 import type { Journal } from './journal/journal.js'
+import { FailureLimiter } from './journal/auth.js'
 import { journalRoutes } from './journal/routes.js'
 import type { Executor } from './pipeline/executor.js'
 import type { PipelineSet } from './pipeline/pipeline-set.js'
@@ -122,7 +123,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   })
 
-  await app.register(journalRoutes, { journal, token: settings.journalToken, masker })
+  const limiter = new FailureLimiter()
+  await app.register(journalRoutes, { journal, token: settings.journalToken, masker, pipelines: deps.pipelines, limiter })
   await app.register(webhookRoutes, {
     pipelines: deps.pipelines,
     executor,

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3'
 import { hookrelayError } from '../errors.js'
 import { migrations, nativeBinding } from '../runtime/assets.js'
 import { readMigrations, type Migration } from './migrations.js'
+import { searchText } from './search-text.mjs'
 
 export type Db = Database.Database
 
@@ -27,6 +28,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   const db = openSqlite(path)
   try {
+    // The search index's trigger calls it (migrations/009-search.sql), as on the writer thread.
+    db.function('hookrelay_search_text', { deterministic: true }, searchText)
     // Must precede the first table: lets retention give pages back with incremental_vacuum.
     if (db.pragma('user_version', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')

@@ -11,6 +11,7 @@ import {
   type RunFilter,
   type RunFinish,
   type RunSummary,
+  type SearchHit,
   type SentAnswer,
   type StepFinish,
   type StepStart,
@@ -91,6 +92,20 @@ export class Journal {
 
   get(id: string): RunDetail | undefined {
     return this.#runs.get(id)
+  }
+
+  /** Runs whose request's values contain `text` (see runs_search); check hits with view.ts's findRuns. */
+  search(text: string, filter: RunFilter): SearchHit[] {
+    return this.#runs.search(text, filter)
+  }
+
+  hasPipeline(pipeline: string): boolean {
+    return this.#runs.hasPipeline(pipeline)
+  }
+
+  /** The pipelines the journal has runs of. */
+  pipelines(): string[] {
+    return this.#runs.pipelines()
   }
 
   /** The first run kept with dedupe key digest `key` since the run id `since` (see pipeline/dedupe.ts). */

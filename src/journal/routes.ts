@@ -1,11 +1,16 @@
-/** The read-only journal API: GET /journal (filters, cursor) and GET /journal/RUN_ID, behind a bearer token. */
-import { hash, timingSafeEqual } from 'node:crypto'
+/**
+ * The read-only journal API: GET /journal (filters, text search, cursor) and GET /journal/RUN_ID,
+ * behind a bearer token. `?pretty` indents the JSON for reading in a terminal.
+ */
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { hookrelayError, type HookrelayError } from '../errors.js'
+import type { PipelineSet } from '../pipeline/pipeline-set.js'
 import type { Masker } from '../secrets/masker.js'
-import { parseBody } from '../sources/body.js'
+import { tokenMatches, type FailureLimiter } from './auth.js'
 import type { Journal } from './journal.js'
-import { RUN_STATUSES, type KeptRequest, type RunDetail, type RunStatus } from './runs.js'
+import { uuidv7Floor } from './retention.js'
+import { RUN_STATUSES, type RunFilter, type RunStatus } from './runs.js'
+import { findRuns, MAX_SEARCH_CHARS, MIN_SEARCH_CHARS, runView } from './view.js'
 
 export interface JournalRoutesOptions {
   journal: Journal
@@ -13,43 +18,16 @@ export interface JournalRoutesOptions {
   token: string | undefined
   /** The config's secrets: every answer passes it (the kept body's own secret fields are learned per run). */
   masker: Masker
+  /** The pipelines served: a filter naming one that is neither here nor in the journal is a 404. */
+  pipelines: PipelineSet
+  limiter: FailureLimiter
 }
 
 const DEFAULT_LIMIT = 50
 const MAX_LIMIT = 500
-const FILTERS = ['pipeline', 'status', 'limit', 'before']
+const FILTERS = ['pipeline', 'status', 'limit', 'before', 'q', 'since', 'until', 'pretty']
 
-/** Failed token attempts allowed per client address per window, before 429. */
-export const AUTH_FAILURES_ALLOWED = 10
-const AUTH_WINDOW_MS = 60_000
-const TRACKED_CLIENTS = 10_000
-
-/** Counts failed attempts per client address in fixed windows; bounded in memory. */
-class FailureLimiter {
-  readonly #failures = new Map<string, { count: number; resetAt: number }>()
-
-  /** Seconds until `client` may try again, or 0. */
-  blockedFor(client: string, now = Date.now()): number {
-    const entry = this.#failures.get(client)
-    if (!entry || entry.resetAt <= now || entry.count < AUTH_FAILURES_ALLOWED) return 0
-    return Math.ceil((entry.resetAt - now) / 1000)
-  }
-
-  fail(client: string, now = Date.now()): void {
-    const entry = this.#failures.get(client)
-    if (entry && entry.resetAt > now) {
-      entry.count++
-      return
-    }
-    if (this.#failures.size >= TRACKED_CLIENTS) {
-      for (const [key, e] of this.#failures) if (e.resetAt <= now) this.#failures.delete(key)
-      if (this.#failures.size >= TRACKED_CLIENTS) this.#failures.clear()
-    }
-    this.#failures.set(client, { count: 1, resetAt: now + AUTH_WINDOW_MS })
-  }
-}
-
-export async function journalRoutes(app: FastifyInstance, { journal, token, masker }: JournalRoutesOptions): Promise<void> {
+export async function journalRoutes(app: FastifyInstance, { journal, token, masker, pipelines, limiter }: JournalRoutesOptions): Promise<void> {
   const fail = (reply: FastifyReply, err: HookrelayError) => reply.code(err.status).send(masker.value({ error: err.message, code: err.code }))
 
   if (!token) {
@@ -58,15 +36,13 @@ export async function journalRoutes(app: FastifyInstance, { journal, token, mask
     return
   }
 
-  const expected = digest(token)
-  const limiter = new FailureLimiter()
   // The right token always gets in: the limit counts and stops wrong ones only, so a caller
   // guessing from the operator's address (or from behind the same proxy) cannot lock the
   // operator out. Guessing gains nothing from that: a token is long enough that no number of
   // tries finds it (`check` warns about short ones), and the limit keeps the noise down.
   app.addHook('onRequest', async (request, reply) => {
     const given = /^Bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim()
-    if (given !== undefined && timingSafeEqual(digest(given), expected)) return undefined
+    if (tokenMatches(given, token)) return undefined
     const wait = limiter.blockedFor(request.ip)
     if (wait > 0) {
       reply.header('retry-after', String(wait))
@@ -77,33 +53,37 @@ export async function journalRoutes(app: FastifyInstance, { journal, token, mask
     return fail(reply, hookrelayError('HR_UNAUTHORIZED'))
   })
 
+  /** The answer, indented when `?pretty` was asked for. */
+  const send = (reply: FastifyReply, query: Record<string, unknown>, value: unknown) =>
+    'pretty' in query ? reply.type('application/json; charset=utf-8').send(`${JSON.stringify(value, null, 2)}\n`) : value
+
   app.get<{ Querystring: Record<string, string | string[]> }>('/journal', async (request, reply) => {
     const filter = readFilter(request.query)
     if ('error' in filter) return fail(reply, filter.error)
-    const rows = journal.list({ ...filter, limit: filter.limit + 1 })
-    const runs = rows.slice(0, filter.limit)
-    return masker.value({ runs, next: rows.length > filter.limit ? (runs.at(-1)?.id ?? null) : null })
+    if (filter.pipeline !== undefined && !pipelines.get(filter.pipeline) && !journal.hasPipeline(filter.pipeline)) {
+      const known = [...new Set([...pipelines.all.map((p) => p.id), ...journal.pipelines()])].sort()
+      return fail(reply, hookrelayError('HR_UNKNOWN_PIPELINE', [filter.pipeline, known.length > 0 ? known.join(', ') : 'none yet']))
+    }
+    return send(reply, request.query, masker.value(findRuns(journal, masker, filter)))
   })
 
-  app.get<{ Params: { id: string } }>('/journal/:id', async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/journal/:id', async (request, reply) => {
     const run = journal.get(request.params.id)
     if (!run) return fail(reply, hookrelayError('HR_RUN_NOT_FOUND', [request.params.id]))
-    return runView(run, masker.forRun())
+    return send(reply, request.query, runView(run, masker))
   })
 }
 
-function digest(text: string): Buffer {
-  return hash('sha256', text, 'buffer')
-}
+export type Filter = RunFilter & { q?: string }
 
-type Filter = { pipeline?: string; status?: RunStatus; before?: string; limit: number }
-
-function readFilter(query: Record<string, string | string[]>): Filter | { error: HookrelayError } {
+/** The list's filters from a query string (the API's, and the page's form). */
+export function readFilter(query: Record<string, string | string[] | undefined>, allowed = FILTERS): Filter | { error: HookrelayError } {
   const bad = (message: string) => ({ error: hookrelayError('HR_BAD_FILTER', [message]) })
-  for (const key of Object.keys(query)) if (!FILTERS.includes(key)) return bad(`unknown filter '${key}' (allowed: ${FILTERS.join(', ')})`)
+  for (const key of Object.keys(query)) if (!allowed.includes(key)) return bad(`unknown filter '${key}' (allowed: ${allowed.join(', ')})`)
   const one = (key: string) => {
     const v = query[key]
-    return Array.isArray(v) ? v.at(-1) : v
+    const last = Array.isArray(v) ? v.at(-1) : v
+    return last === '' ? undefined : last // an empty form field is no filter
   }
   const filter: Filter = { limit: DEFAULT_LIMIT }
   const limit = one('limit')
@@ -120,27 +100,24 @@ function readFilter(query: Record<string, string | string[]>): Filter | { error:
   if (pipeline !== undefined) filter.pipeline = pipeline
   const before = one('before')
   if (before !== undefined) filter.before = before
+  const q = one('q')?.trim()
+  if (q) {
+    if ([...q].length < MIN_SEARCH_CHARS || q.length > MAX_SEARCH_CHARS) return bad(`q must be ${MIN_SEARCH_CHARS} to ${MAX_SEARCH_CHARS} characters (an email, a phone, an order number or a part of one), got ${[...q].length}`)
+    filter.q = q
+  }
+  for (const key of ['since', 'until'] as const) {
+    const value = one(key)
+    if (value === undefined) continue
+    const at = isoTime(value)
+    if (at === undefined) return bad(`${key} must be an ISO 8601 time such as 2026-12-01T09:00:00Z or 2026-12-01T12:00:00+03:00 (or a date, 2026-12-01, for its start in UTC), got '${value}'`)
+    filter[key] = uuidv7Floor(at)
+  }
   return filter
 }
 
-/**
- * The run as the API shows it, masked: the kept body is re-read (JSON shows as JSON), and it is
- * kept as sent, so its own secret-named fields are learned and hidden here.
- */
-function runView(run: RunDetail, mask: Masker) {
-  const { raw, encoding, ...request } = run.request
-  const contentType = run.request.headers['content-type']
-  const body = keptBody(run.request)
-  mask.learnFields(body)
-  // What the run learned while it ran (a body field it sent on as a credential) is in `shown`.
-  const text = run.shown ?? (encoding ? raw : mask.body(raw, contentType))
-  const shownRequest = { ...request, body: run.shown === null ? body : keptBody({ ...run.request, raw: run.shown }), raw: text, ...(encoding ? { encoding } : {}) }
-  const { shown: _shown, ...rest } = run
-  return mask.value({ ...rest, request: shownRequest })
-}
-
-function keptBody(kept: KeptRequest): unknown {
-  const raw = Buffer.from(kept.raw, kept.encoding === 'base64' ? 'base64' : 'utf8')
-  const body = parseBody(raw, kept.headers['content-type'])
-  return body.error ? null : body.value
+/** Milliseconds of an ISO 8601 date or date-time (with a zone, or UTC), or undefined. */
+function isoTime(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) return undefined
+  const ms = Date.parse(/T.*(Z|[+-]\d{2}:?\d{2})$/.test(text) || !text.includes('T') ? text : `${text}Z`)
+  return Number.isNaN(ms) ? undefined : ms
 }

@@ -130,7 +130,17 @@ export interface RunFilter {
   pipeline?: string | undefined
   status?: RunStatus | undefined
   before?: string | undefined
+  /** Run ids from this one (received at or after its time: see uuidv7Floor). */
+  since?: string | undefined
+  /** Run ids below this one (received before its time). */
+  until?: string | undefined
   limit: number
+}
+
+/** A search hit: the summary, and the request it was found in (to check it against the masked text). */
+export interface SearchHit extends RunSummary {
+  request: string
+  shown: string | null
 }
 
 /** A value for a JSON column: objects go as they are (the writer thread serializes them), scalars as JSON text. */
@@ -255,6 +265,9 @@ export const runWrites = {
 /** Reads, and the writes done at start on the main connection, with statements prepared once. */
 export class RunsRepository {
   readonly #list
+  readonly #search
+  readonly #hasPipeline
+  readonly #pipelines
   readonly #get
   readonly #steps
   readonly #replays
@@ -268,9 +281,22 @@ export class RunsRepository {
     this.#list = db.prepare(
       `SELECT id, pipeline, status, received_at, duration_ms, error FROM runs
        WHERE (@pipeline IS NULL OR pipeline = @pipeline) AND (@status IS NULL OR status = @status)
-         AND (@before IS NULL OR id < @before)
+         AND (@before IS NULL OR id < @before) AND (@since IS NULL OR id >= @since) AND (@until IS NULL OR id < @until)
        ORDER BY id DESC LIMIT @limit`,
     )
+    // Through the trigram index, newest (last inserted) first, so a LIMIT stops the walk early.
+    // The cursor is a run id, turned into its row: retention deletes oldest first, so a cursor
+    // whose run is gone has nothing older left either.
+    this.#search = db.prepare(
+      `SELECT r.id, r.pipeline, r.status, r.received_at, r.duration_ms, r.error, r.request, r.shown
+       FROM runs_search s JOIN runs r ON r.rowid = s.rowid
+       WHERE s.text MATCH @match AND (@pipeline IS NULL OR r.pipeline = @pipeline) AND (@status IS NULL OR r.status = @status)
+         AND (@before IS NULL OR s.rowid < (SELECT rowid FROM runs WHERE id = @before))
+         AND (@since IS NULL OR r.id >= @since) AND (@until IS NULL OR r.id < @until)
+       ORDER BY s.rowid DESC LIMIT @limit`,
+    )
+    this.#hasPipeline = db.prepare('SELECT 1 FROM runs WHERE pipeline = ? LIMIT 1').pluck()
+    this.#pipelines = db.prepare('SELECT DISTINCT pipeline FROM runs ORDER BY pipeline').pluck()
     this.#get = db.prepare(
       `SELECT id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, duplicate_of, warnings, shown
        FROM runs WHERE id = ?`,
@@ -310,12 +336,22 @@ export class RunsRepository {
   }
 
   list(filter: RunFilter): RunSummary[] {
-    return this.#list.all({
-      pipeline: filter.pipeline ?? null,
-      status: filter.status ?? null,
-      before: filter.before ?? null,
-      limit: filter.limit,
-    }) as RunSummary[]
+    return this.#list.all(filterParams(filter)) as RunSummary[]
+  }
+
+  /** Runs whose request's values contain `text` (3 characters or more; case is ignored). */
+  search(text: string, filter: RunFilter): SearchHit[] {
+    return this.#search.all({ ...filterParams(filter), match: `"${text.replaceAll('"', '""')}"` }) as SearchHit[]
+  }
+
+  /** Whether the journal has a run of `pipeline`. */
+  hasPipeline(pipeline: string): boolean {
+    return this.#hasPipeline.get(pipeline) !== undefined
+  }
+
+  /** The pipelines the journal has runs of. */
+  pipelines(): string[] {
+    return this.#pipelines.all() as string[]
   }
 
   get(id: string): RunDetail | undefined {
@@ -331,6 +367,17 @@ export class RunsRepository {
       warnings: parse<string[]>(row.warnings) ?? [],
       steps,
     }
+  }
+}
+
+function filterParams(filter: RunFilter) {
+  return {
+    pipeline: filter.pipeline ?? null,
+    status: filter.status ?? null,
+    before: filter.before ?? null,
+    since: filter.since ?? null,
+    until: filter.until ?? null,
+    limit: filter.limit,
   }
 }
 

@@ -7,6 +7,7 @@
 // for the protocol).
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import Database from 'better-sqlite3'
+import { searchText } from './search-text.mjs'
 
 // In the single binary the addon is not in node_modules: the main thread has written it to a
 // file and names it here (see src/runtime/sea-addon.ts).
@@ -15,6 +16,8 @@ db.pragma('journal_mode = WAL')
 db.pragma('synchronous = FULL')
 db.pragma('foreign_keys = ON')
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`)
+// The search index's trigger calls it (migrations/009-search.sql): every connection that writes runs registers it.
+db.function('hookrelay_search_text', { deterministic: true }, searchText)
 
 function loadAddon(file) {
   const addon = { exports: {} }

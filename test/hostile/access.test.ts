@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { AUTH_FAILURES_ALLOWED } from '../../src/journal/routes.js'
+import { AUTH_FAILURES_ALLOWED } from '../../src/journal/auth.js'
 import { SERVER_LIMITS } from '../../src/server.js'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { startHookrelay, TOKEN } from '../helpers/hookrelay.js'

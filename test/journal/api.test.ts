@@ -43,6 +43,75 @@ describe('authentication', () => {
   })
 })
 
+describe('search and time filters', () => {
+  const SEARCH = `
+pipelines:
+  - id: leads
+    source: { type: http, key: leads-key-0123456789 }
+    actions: []
+`
+  const post = (service: TestService, body: string, type: string) =>
+    service.call('/hooks/leads/leads-key-0123456789', { method: 'POST', headers: { 'content-type': type }, body })
+  const ids = (page: { runs: Array<{ id: string }> }) => page.runs.map((r) => r.id)
+
+  it('finds runs by a part of an email, a phone or a name, however the sender encoded it', async () => {
+    hr = await startHookrelay(SEARCH)
+    const form = await post(hr, 'name=%D0%98%D0%B2%D0%B0%D0%BD&email=ivan.petrov%40mail.ru&phone=%2B79161234567', 'application/x-www-form-urlencoded')
+    const json = await post(hr, JSON.stringify({ user: { email: 'olga@example.com', name: 'Ольга' }, order: { number: 'GC-48151' } }), 'application/json')
+    const escaped = await post(hr, '{"name":"\\u041f\\u0451\\u0442\\u0440","phone":"+7 999 000-11-22"}', 'application/json')
+    const [formId, jsonId, escapedId] = [form, json, escaped].map((r) => r.headers.get('x-hookrelay-run'))
+
+    expect(ids(await hr.journal('?q=ivan.petrov@mail.ru'))).toEqual([formId])
+    expect(ids(await hr.journal('?q=IVAN.PETROV'))).toEqual([formId]) // case does not matter
+    expect(ids(await hr.journal('?q=9161234'))).toEqual([formId])
+    expect(ids(await hr.journal(`?q=${encodeURIComponent('иван')}`))).toEqual([formId])
+    expect(ids(await hr.journal('?q=GC-48151'))).toEqual([jsonId])
+    expect(ids(await hr.journal(`?q=${encodeURIComponent('Пётр')}`))).toEqual([escapedId])
+    expect(ids(await hr.journal('?q=000-11'))).toEqual([escapedId])
+    expect(ids(await hr.journal('?q=example.com&status=ok&pipeline=leads'))).toEqual([jsonId])
+    expect(ids(await hr.journal('?q=nobody@nowhere'))).toEqual([])
+  })
+
+  it('never finds a run by a secret it holds, so a search cannot guess one piece by piece', async () => {
+    hr = await startHookrelay(SEARCH)
+    const res = await post(hr, JSON.stringify({ email: 'anna@example.com', api_token: 'tok-9f8e7d6c5b4a3210', password: 'hunter2hunter2' }), 'application/json')
+    const id = res.headers.get('x-hookrelay-run')
+    expect(ids(await hr.journal('?q=anna@example'))).toEqual([id])
+    for (const piece of ['tok-9f8e7d', '9f8e7d6c5b4a3210', 'hunter2', 'd6c5']) expect(ids(await hr.journal(`?q=${piece}`))).toEqual([])
+  })
+
+  it('pages through many hits with a cursor, newest first', async () => {
+    hr = await startHookrelay(SEARCH)
+    const sent: string[] = []
+    for (let i = 0; i < 7; i++) sent.push((await post(hr, JSON.stringify({ email: `user${i}@school.ru` }), 'application/json')).headers.get('x-hookrelay-run')!)
+    await post(hr, JSON.stringify({ email: 'other@elsewhere.org' }), 'application/json')
+    const seen: string[] = []
+    let cursor = ''
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await hr.journal(`?q=school.ru&limit=3${cursor}`)
+      seen.push(...ids(page))
+      if (!page.next) break
+      cursor = `&before=${page.next}`
+    }
+    expect(seen).toEqual([...sent].reverse())
+  })
+
+  it('since and until keep to a time range (until excluded), in any zone', async () => {
+    hr = await startHookrelay(SEARCH)
+    const first = (await post(hr, '{"n":1}', 'application/json')).headers.get('x-hookrelay-run')
+    await new Promise((r) => setTimeout(r, 30))
+    const middle = new Date()
+    await new Promise((r) => setTimeout(r, 30))
+    const second = (await post(hr, '{"n":2}', 'application/json')).headers.get('x-hookrelay-run')
+    const at = middle.toISOString()
+    const moscow = new Date(middle.getTime() + 3 * 3_600_000).toISOString().replace('Z', '+03:00')
+    expect(ids(await hr.journal(`?since=${at}`))).toEqual([second])
+    expect(ids(await hr.journal(`?until=${at}`))).toEqual([first])
+    expect(ids(await hr.journal(`?since=${encodeURIComponent(moscow)}`))).toEqual([second])
+    expect(ids(await hr.journal(`?since=${at.slice(0, 10)}&until=2999-01-01`))).toHaveLength(2)
+  })
+})
+
 describe('listing', () => {
   async function seed(service: TestService): Promise<string[]> {
     const ids: string[] = []
@@ -91,12 +160,36 @@ describe('listing', () => {
     ['?limit=0', 'limit must be a whole number from 1 to 500, got \'0\''],
     ['?limit=abc', "limit must be a whole number from 1 to 500, got 'abc'"],
     ['?status=done', "status 'done' is not one of running, ok, failed, rejected, skipped, interrupted, duplicate"],
-    ['?pipline=alpha', "unknown filter 'pipline' (allowed: pipeline, status, limit, before)"],
+    ['?pipline=alpha', "unknown filter 'pipline' (allowed: pipeline, status, limit, before, q, since, until, pretty)"],
+    ['?q=ab', 'q must be 3 to 200 characters (an email, a phone, an order number or a part of one), got 2'],
+    ['?since=yesterday', "since must be an ISO 8601 time such as 2026-12-01T09:00:00Z or 2026-12-01T12:00:00+03:00 (or a date, 2026-12-01, for its start in UTC), got 'yesterday'"],
+    ['?until=2026-13-45', "until must be an ISO 8601 time such as 2026-12-01T09:00:00Z or 2026-12-01T12:00:00+03:00 (or a date, 2026-12-01, for its start in UTC), got '2026-13-45'"],
   ])('answers 400 to %s', async (query, message) => {
     hr = await startHookrelay(CONFIG)
     const res = await hr.call(`/journal${query}`, { headers: { authorization: `Bearer ${TOKEN}` } })
     expect(res.status).toBe(400)
     expect(await res.json()).toEqual({ error: message, code: 'HR_BAD_FILTER' })
+  })
+
+  it('answers 404 with the known ids for a pipeline in neither the config nor the journal', async () => {
+    hr = await startHookrelay(CONFIG)
+    await seed(hr)
+    const res = await hr.call('/journal?pipeline=nope', { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(res.status).toBe(404)
+    expect(await res.json()).toEqual({ error: "no pipeline 'nope' in the config or the journal (known: alpha, beta)", code: 'HR_UNKNOWN_PIPELINE' })
+    expect((await hr.journal('?pipeline=alpha')).runs).toHaveLength(5) // a known one with runs
+  })
+
+  it('?pretty indents the JSON for reading in a terminal', async () => {
+    hr = await startHookrelay(CONFIG)
+    const [id] = await seed(hr)
+    for (const path of ['/journal?limit=1&pretty', `/journal/${id}?pretty`]) {
+      const res = await hr.call(path, { headers: { authorization: `Bearer ${TOKEN}` } })
+      expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8')
+      const text = await res.text()
+      expect(text).toBe(`${JSON.stringify(JSON.parse(text), null, 2)}\n`)
+      expect(text.split('\n').length).toBeGreaterThan(5)
+    }
   })
 
   it('answers 404 for an unknown run', async () => {

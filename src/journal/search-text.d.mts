@@ -1,0 +1,2 @@
+/** See search-text.mjs. */
+export function searchText(requestJson: string): string
