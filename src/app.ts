@@ -96,7 +96,7 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   const loaded = loadConfig({ path: options.configPath, env: options.env ?? process.env, http })
   opened.push(() => loaded.mailer?.close())
   refuseDemoValues(loaded)
-  const log = createLogger(loaded.masker, options.log)
+  const log = createLogger(loaded.masker, { level: loaded.settings.logLevel, ...options.log })
   for (const warning of loaded.warnings) log.warn({ warning }, 'config warning')
 
   // One server per journal, checked before anything touches it (recovery below would mark
@@ -110,7 +110,7 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
     ...options.writer,
     onGone(err) {
       log.fatal({ err, journal: journalPath }, 'the journal cannot be written any more; hookrelay stops so that its supervisor starts it again')
-      options.onFatal?.(err)
+      log.flush(() => options.onFatal?.(err)) // the line is out before the process ends
     },
   })
   opened.push(() => writer.close())
@@ -140,14 +140,15 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   log.info({ address, pipelines: loaded.pipelines.length, config: configFile, journal: journalPath }, 'hookrelay listening')
   if (!loaded.settings.publicUrl) letters.baseUrl = address // the curl in letters names the real port
   notifier?.start()
-  let pollers = new Pollers({ pipelines: loaded.pipelines, executor, journal, log })
+  const pollers = new Pollers({ pipelines: loaded.pipelines, executor, journal, log })
   pollers.start()
 
-  /** The config being served; the one loaded at start keeps the settings that need a restart. */
+  /**
+   * The config being served. The one loaded at start keeps the settings that need a restart,
+   * and its mailer, which a reload's `email.send` steps use too. A replaced config is dropped:
+   * the runs that started on it hold what they need until they end.
+   */
   let current = loaded
-  // Configs a reload replaced: runs in flight may still be sending through their mailers.
-  const superseded: LoadedConfig[] = []
-  opened.push(() => superseded.forEach((old) => old.mailer?.close()))
   let reloads: Promise<unknown> = Promise.resolve()
   let closing: Promise<void> | undefined
 
@@ -156,8 +157,9 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
     if (closing) return { reloaded: false, problems: ['the server is shutting down'] }
     let next: LoadedConfig
     try {
-      next = loadConfig({ path: options.configPath, env: options.env ?? process.env, http })
-      refuseDemoValues(next)
+      next = loadConfig({ path: options.configPath, env: options.env ?? process.env, http, mailer: { use: loaded.mailer } })
+      // The address served is the running one (a new host takes a restart); the token too.
+      refuseDemoValues(next, loaded.settings.host, next.demoKeys)
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err
       const problems = err.heading ? [err.heading, ...err.problems] : err.problems
@@ -166,11 +168,8 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
     }
     loaded.masker.absorb(next.masker) // what logs, answers and runs pass: it must know the new secrets
     pipelines.replace(next.pipelines)
-    superseded.push(current)
     current = next
-    await pollers.stop()
-    pollers = new Pollers({ pipelines: next.pipelines, executor, journal, log })
-    if (!closing) pollers.start()
+    pollers.replace(next.pipelines) // an unchanged poller keeps its schedule and backoff
     for (const warning of next.warnings) log.warn({ warning }, 'config warning')
     const needsRestart = restartSettings(loaded.config, next.config)
     log.info({ config: configFile, pipelines: next.pipelines.length }, 'config reloaded: new requests run on it; runs in flight finish on the one they started with')
@@ -233,11 +232,10 @@ function restartSettings(running: Config, next: Config): string[] {
  * The example's demo keys and token are published: served where others can reach, they would
  * let anyone run the pipelines and read the journal. On loopback they are for trying it out.
  */
-function refuseDemoValues(loaded: LoadedConfig): void {
-  const { host } = loaded.settings
-  if (loaded.demoValues.length === 0 || isLoopback(host)) return
+function refuseDemoValues(loaded: LoadedConfig, host = loaded.settings.host, found = loaded.demoValues): void {
+  if (found.length === 0 || isLoopback(host)) return
   throw new ConfigError(
-    loaded.demoValues,
+    found,
     `${loaded.file}: the config holds the example's demo values, and ${host} can be reached from other machines. ` +
       'Set your own values (below), or set server.host (HOST) to 127.0.0.1 to try the example on this machine only',
   )

@@ -21,7 +21,7 @@ import { parseDuration } from './duration.js'
 import { substituteEnv, typeWholeValues } from './env.js'
 import { describeYamlErrors } from './yaml-errors.js'
 import { ConfigError, formatPath, locateProblems, schemaProblems, type Problem } from './problems.js'
-import { DEFAULTS, type Config } from './schema.js'
+import { DEFAULTS, LOG_LEVELS, type Config } from './schema.js'
 import { validateConfig } from './validator.js'
 
 /** Config values with defaults applied, ready for the server. */
@@ -40,6 +40,10 @@ export interface Settings {
   trustProxy: string[]
   /** At most one failure letter per pipeline per this interval. */
   minIntervalMs: number
+  /** The journal page's times. */
+  timeZone: string
+  /** server.log_level, else LOG_LEVEL, else info. */
+  logLevel: string
 }
 
 export interface LoadedConfig {
@@ -56,12 +60,19 @@ export interface LoadedConfig {
   mailer: Mailer | undefined
   /** Where the config still holds the example's demo values (keys, token), located; `serve` refuses them off loopback. */
   demoValues: string[]
+  /** Those of them that are pipelines' URL keys (what a reload changes). */
+  demoKeys: string[]
 }
 
 export interface LoadOptions {
   path: string
   env?: NodeJS.ProcessEnv
   http: HttpClient
+  /**
+   * A reload: `email.send` steps use the running mailer, not one built from the file's
+   * notify.email (which, like every setting outside pipelines, takes a restart to change).
+   */
+  mailer?: { use: Mailer | undefined }
 }
 
 export function loadConfig(options: LoadOptions): LoadedConfig {
@@ -112,22 +123,32 @@ export function loadConfigText(text: string, file: string, options: Omit<LoadOpt
   const pipelinesUsable = Array.isArray(config.pipelines) && !problems.some((p) => p.path[0] === 'pipelines' && p.path.length < 2)
   if (pipelinesUsable) {
     const email = problems.some((p) => p.path[0] === 'notify') ? undefined : config.notify?.email
-    const mailer = email ? new Mailer(email.smtp, email.from) : undefined
+    const built = options.mailer || !email ? undefined : new Mailer(email.smtp, email.from)
+    const mailer = options.mailer ? options.mailer.use : built
     const compiled = compilePipelines(config, { engine: new TemplateEngine(env.literals), http: options.http, mailer }, problems)
     problems.push(...compiled.problems)
     if (problems.length === 0) return finish(compiled.pipelines, mailer)
-    mailer?.close()
+    built?.close()
   }
   return fail(problems)
 
   function finish(pipelines: CompiledPipeline[], mailer: Mailer | undefined): LoadedConfig {
     const warnings = locateProblems(configWarnings(config), file, doc, lines, data).map((p) => masker.text(p.text))
-    const demoValues = locateProblems(demoValueProblems(config), file, doc, lines, data).map((p) => masker.text(p.text))
-    return { file, config, settings: settingsOf(config), pipelines, warnings, masker, mailer, demoValues }
+    const demo = demoValueProblems(config)
+    const locate = (found: Problem[]) => locateProblems(found, file, doc, lines, data).map((p) => masker.text(p.text))
+    const demoValues = locate(demo)
+    const demoKeys = locate(demo.filter((p) => p.path[0] === 'pipelines'))
+    return { file, config, settings: settingsOf(config, options.env ?? process.env), pipelines, warnings, masker, mailer, demoValues, demoKeys }
   }
 }
 
-function settingsOf(config: Config): Settings {
+/** LOG_LEVEL when it names a level (else the default: a typo must not silence the log). */
+function logLevelFrom(value: string | undefined): string {
+  const level = value?.trim().toLowerCase()
+  return level && (LOG_LEVELS as readonly string[]).includes(level) ? level : DEFAULTS.logLevel
+}
+
+function settingsOf(config: Config, env: NodeJS.ProcessEnv): Settings {
   return {
     host: config.server?.host ?? DEFAULTS.host,
     port: config.server?.port ?? DEFAULTS.port,
@@ -140,6 +161,8 @@ function settingsOf(config: Config): Settings {
     requestTimeoutMs: durationOr(config.server?.request_timeout, DEFAULTS.requestTimeoutMs),
     trustProxy: config.server?.trust_proxy ?? [],
     minIntervalMs: durationOr(config.notify?.email?.min_interval, DEFAULTS.minIntervalMs),
+    timeZone: config.journal?.time_zone ?? DEFAULTS.timeZone,
+    logLevel: config.server?.log_level ?? logLevelFrom(env['LOG_LEVEL']),
   }
 }
 
@@ -152,11 +175,25 @@ const MIN_TOKEN_LENGTH = 16
 
 /** Checks that need the values themselves: proxy addresses parse. */
 function valueProblems(config: Config): Problem[] {
-  return (config.server?.trust_proxy ?? []).flatMap((entry, i) =>
+  const problems: Problem[] = (config.server?.trust_proxy ?? []).flatMap((entry, i) =>
     ipaddr.isValid(entry) || ipaddr.isValidCIDR(entry)
       ? []
       : [{ path: ['server', 'trust_proxy', i], message: `'${entry}' is not an IP address or CIDR (e.g. 10.0.0.1 or 172.16.0.0/12)` }],
   )
+  const zone = config.journal?.time_zone
+  if (zone !== undefined && !isTimeZone(zone)) {
+    problems.push({ path: ['journal', 'time_zone'], message: `'${zone}' is not a time zone this system knows; use an IANA name such as Europe/Moscow, Europe/Kaliningrad or Asia/Yekaterinburg` })
+  }
+  return problems
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** The example config's demo values end so; anyone who has read the example knows them. */

@@ -16,7 +16,11 @@ export const DEFAULTS = {
   shutdownGraceMs: 10_000,
   requestTimeoutMs: 30_000,
   minIntervalMs: 300_000,
+  timeZone: 'Europe/Moscow',
+  logLevel: 'info',
 } as const
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
 
 export const SOURCE_TYPES = ['http', 'getcourse.user', 'getcourse.order', 'tilda', 'vk', 'facebook.leads', 'vk_ads.leads'] as const
 
@@ -30,6 +34,7 @@ const Server = Obj(
     body_limit: Type.Optional(Type.Integer({ minimum: 1, description: `Largest request body in bytes; default ${DEFAULTS.bodyLimit}.` })),
     shutdown_grace: Type.Optional(Duration),
     request_timeout: Type.Optional(Duration),
+    log_level: Type.Optional(Enum(LOG_LEVELS, `The least a log line must matter to be written; default ${DEFAULTS.logLevel}, or LOG_LEVEL.`)),
     trust_proxy: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         minItems: 1,
@@ -45,6 +50,9 @@ const Journal = Obj(
     path: Type.Optional(Type.String({ minLength: 1, description: `SQLite file, created with its folder; default ${DEFAULTS.journalPath}.` })),
     retention_days: Type.Optional(Type.Integer({ minimum: 1, description: `Runs older than this are pruned; default ${DEFAULTS.retentionDays}.` })),
     token: Type.Optional(Type.String({ description: 'Bearer token for GET /journal; the journal API is off without it.' })),
+    time_zone: Type.Optional(
+      Type.String({ minLength: 1, hint: 'an IANA time zone such as Europe/Moscow or Asia/Yekaterinburg', description: `Times on the journal page; default ${DEFAULTS.timeZone}.` }),
+    ),
   },
   'The run journal.',
 )

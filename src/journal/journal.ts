@@ -35,6 +35,7 @@ export class Journal {
   readonly #runs: RunsRepository
   readonly #writer: BatchWriter
   readonly #cursor
+  #health: Promise<void> | undefined
 
   /** `writer` batches this journal's writes with others on the same file (the letters'). */
   constructor(db: Db, writer: BatchWriter) {
@@ -136,9 +137,13 @@ export class Journal {
     return this.#writer.write([SET_CURSOR, { pipeline, value, at: new Date().toISOString() }])
   }
 
-  /** Proves the file is writable and has room (for /healthz) with a real committed write. */
+  /**
+   * Proves the file is writable and has room (for /healthz) with a real committed write.
+   * Checks asked for while one is under way share it: a flood of health checks is one write.
+   */
   checkWritable(): Promise<void> {
-    return this.#writer.write(...runWrites.touchHealth(new Date().toISOString()))
+    this.#health ??= this.#writer.write(...runWrites.touchHealth(new Date().toISOString())).finally(() => (this.#health = undefined))
+    return this.#health
   }
 
   /** Commits what is queued, stops the writer and closes the file. */

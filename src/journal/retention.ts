@@ -86,6 +86,7 @@ export class Pruner {
   readonly #choose
   #timer: NodeJS.Timeout | undefined
   #running: Promise<PruneResult> | undefined
+  #stopping = false
 
   /** `db` is a reading connection (choosing what to delete); `writer` deletes. */
   constructor(db: Db, writer: BatchWriter, log: Log, options: PrunerOptions) {
@@ -106,8 +107,9 @@ export class Pruner {
     this.#timer.unref()
   }
 
-  /** Stops the hourly pruning and waits for a pass under way. */
+  /** Stops the hourly pruning; a pass under way ends after its current batch (the next pass goes on from there). */
   async stop(): Promise<void> {
+    this.#stopping = true
     clearInterval(this.#timer)
     await this.#running?.catch(() => undefined)
   }
@@ -127,7 +129,7 @@ export class Pruner {
     const result: PruneResult = { deleted: 0, batches: 0, maxBatchMs: 0, vacuumedPages: 0 }
     let size = this.#options.batchSize
     let after = ''
-    for (;;) {
+    while (!this.#stopping) {
       const ids = this.#choose.all(after, cutoff, size) as string[]
       if (ids.length === 0) break
       after = ids.at(-1)!
@@ -140,9 +142,10 @@ export class Pruner {
       if (ids.length < size) break
       if (took > this.#options.batchBudgetMs && size > 10) size = Math.floor(size / 2)
     }
+    if (this.#stopping) return result
     await this.#writer.write([DELETE_LETTERS, [new Date(cutoffMs).toISOString()]])
     const freePages = async () => (await this.#writer.pragma('freelist_count')) as number
-    for (let free = await freePages(); free > 0; ) {
+    for (let free = await freePages(); free > 0 && !this.#stopping; ) {
       await this.#writer.pragma(`incremental_vacuum(${VACUUM_PAGES})`)
       const left = await freePages()
       result.vacuumedPages += free - left

@@ -24,9 +24,16 @@ export interface PollerDeps {
   log: Log
 }
 
+/** A pipeline being polled: the latest compiled one (a reload may change its actions), and its schedule. */
+interface Polling {
+  pipeline: CompiledPipeline
+  timer: NodeJS.Timeout | undefined
+}
+
 export class Pollers {
   readonly #deps: PollerDeps
-  readonly #timers = new Map<string, NodeJS.Timeout>()
+  /** By pipeline id. An entry replaced or removed ends its schedule (a poll under way finishes). */
+  readonly #polling = new Map<string, Polling>()
   readonly #abort = new AbortController()
   readonly #running = new Set<Promise<void>>()
   #stopped = false
@@ -37,20 +44,48 @@ export class Pollers {
 
   /** Polls every enabled polling pipeline now, then every interval. */
   start(): void {
-    for (const pipeline of this.#deps.pipelines) if (pipeline.source.poller && pipeline.enabled) this.#schedule(pipeline, 0, 0)
+    for (const pipeline of polled(this.#deps.pipelines)) this.#begin(pipeline)
+  }
+
+  /**
+   * A reload's pipelines. A poller that asks the same thing as before keeps its schedule and
+   * backoff (the next poll runs the new actions); a changed or new one polls now; a removed
+   * one stops.
+   */
+  replace(pipelines: readonly CompiledPipeline[]): void {
+    if (this.#stopped) return
+    const next = new Map(polled(pipelines).map((p) => [p.id, p]))
+    for (const [id, entry] of this.#polling) {
+      const now = next.get(id)
+      if (now && now.source.poller!.signature === entry.pipeline.source.poller!.signature) {
+        entry.pipeline = now
+        next.delete(id)
+      } else {
+        clearTimeout(entry.timer)
+        this.#polling.delete(id)
+      }
+    }
+    for (const pipeline of next.values()) this.#begin(pipeline)
   }
 
   /** Stops polling; a poll under way is stopped and waited for (the runs it started are the executor's). */
   async stop(): Promise<void> {
     this.#stopped = true
-    for (const timer of this.#timers.values()) clearTimeout(timer)
+    for (const entry of this.#polling.values()) clearTimeout(entry.timer)
     this.#abort.abort()
     await Promise.allSettled([...this.#running])
   }
 
-  #schedule(pipeline: CompiledPipeline, delayMs: number, failures: number): void {
-    if (this.#stopped) return
-    const timer = setTimeout(() => {
+  #begin(pipeline: CompiledPipeline): void {
+    const entry: Polling = { pipeline, timer: undefined }
+    this.#polling.set(pipeline.id, entry)
+    this.#schedule(entry, 0, 0)
+  }
+
+  #schedule(entry: Polling, delayMs: number, failures: number): void {
+    if (this.#stopped || this.#polling.get(entry.pipeline.id) !== entry) return
+    entry.timer = setTimeout(() => {
+      const { pipeline } = entry
       // Whatever happens in a poll, the next one is scheduled: a poller never stops on its own.
       const poll = this.#poll(pipeline)
         .catch((err: unknown) => {
@@ -60,13 +95,12 @@ export class Pollers {
         .then((ok) => {
           const next = ok ? 0 : failures + 1
           const interval = pipeline.source.poller!.intervalMs
-          this.#schedule(pipeline, ok ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** next), next)
+          this.#schedule(entry, ok ? interval : Math.min(MAX_BACKOFF_MS, interval * 2 ** next), next)
         })
       this.#running.add(poll)
       void poll.finally(() => this.#running.delete(poll))
     }, delayMs)
-    timer.unref()
-    this.#timers.set(pipeline.id, timer)
+    entry.timer.unref()
   }
 
   /** One poll: true when it got through (whatever it found), false when it failed. */
@@ -110,6 +144,10 @@ export class Pollers {
       return false
     }
   }
+}
+
+function polled(pipelines: readonly CompiledPipeline[]): CompiledPipeline[] {
+  return pipelines.filter((p) => p.source.poller && p.enabled)
 }
 
 /** What went wrong with a poll, in the words the journal and the letter use (the answer is shortened after masking, when kept). */

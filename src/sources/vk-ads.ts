@@ -46,6 +46,8 @@ interface Cursor {
 
 export interface CompiledPoller {
   intervalMs: number
+  /** Equal for two pollers that ask the same thing the same way (a reload keeps such a poller going). */
+  signature: string
   /** What the journal shows of a poll: the request without its token. */
   describe(cursor: string | undefined): { method: string; path: string; query: Record<string, string> }
   /** Asks for the leads created since `cursor` (an API time, inclusive: the dedupe key drops a lead seen twice). */
@@ -87,6 +89,7 @@ function poller(config: VkAdsConfig, http: HttpClient, intervalMs: number, timeo
   })
   return {
     intervalMs,
+    signature: JSON.stringify([config, intervalMs, timeoutMs]),
     describe: (text) => ({ method: 'GET', path: LEADS_PATH, query: query(since(readCursor(text)), 0) }),
     async poll(text, signal) {
       const cursor = readCursor(text)
