@@ -126,7 +126,8 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   if (notifier) opened.push(() => notifier.close(LETTER_FLUSH_MS)) // it flushes only once started
   const lifecycle: Lifecycle = { closing: false }
   const pipelines = new PipelineSet(loaded.pipelines)
-  const app = await buildServer({ settings: loaded.settings, pipelines, journal, executor, log, lifecycle, masker: loaded.masker })
+  const configFile = resolve(options.configPath)
+  const app = await buildServer({ settings: loaded.settings, pipelines, journal, executor, log, lifecycle, masker: loaded.masker, configFile })
   let address: string
   const { host, port } = loaded.settings
   try {
@@ -136,7 +137,6 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
     log.debug({ err }, 'listen failed')
     throw listenFailure(err, host, port) ?? err
   }
-  const configFile = resolve(options.configPath)
   log.info({ address, pipelines: loaded.pipelines.length, config: configFile, journal: journalPath }, 'hookrelay listening')
   if (!loaded.settings.publicUrl) letters.baseUrl = address // the curl in letters names the real port
   notifier?.start()

@@ -7,6 +7,7 @@ import { hookrelayError } from './errors.js'
 import type { Journal } from './journal/journal.js'
 import { FailureLimiter } from './journal/auth.js'
 import { journalRoutes } from './journal/routes.js'
+import { uiRoutes } from './ui/routes.js'
 import type { Executor } from './pipeline/executor.js'
 import type { PipelineSet } from './pipeline/pipeline-set.js'
 import type { Masker } from './secrets/masker.js'
@@ -29,6 +30,8 @@ export interface ServerDeps {
   /** The config's secrets: every answer that belongs to no run passes it. */
   masker: Masker
   lifecycle?: Lifecycle
+  /** The config file, as the journal page's replay command names it. */
+  configFile: string
 }
 
 /** Counters an operator can read from /healthz. */
@@ -125,6 +128,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const limiter = new FailureLimiter()
   await app.register(journalRoutes, { journal, token: settings.journalToken, masker, pipelines: deps.pipelines, limiter })
+  await app.register(uiRoutes, { journal, token: settings.journalToken, masker, pipelines: deps.pipelines, limiter, timeZone: settings.timeZone, configFile: deps.configFile })
   await app.register(webhookRoutes, {
     pipelines: deps.pipelines,
     executor,
