@@ -21,6 +21,7 @@ import { BatchWriter, type WriterOptions } from './journal/writer.js'
 import { createLogger, type Log, type LoggerOptions } from './log.js'
 import type { LetterContext } from './notify/letters.js'
 import { Notifier, type NotifierOptions } from './notify/notifier.js'
+import { Metrics } from './metrics.js'
 import { Executor } from './pipeline/executor.js'
 import { PipelineSet } from './pipeline/pipeline-set.js'
 import { Pollers } from './sources/pollers.js'
@@ -106,8 +107,10 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   opened.push(() => lock.release())
   const db = logged(log, () => openJournal(journalPath))
   opened.push(() => db.close())
+  let metrics: Metrics | undefined // made once the writer it reads is open
   const writer = await BatchWriter.open(journalPath, log, {
     ...options.writer,
+    onCommit: (ms) => metrics?.committed(ms),
     onGone(err) {
       log.fatal({ err, journal: journalPath }, 'the journal cannot be written any more; hookrelay stops so that its supervisor starts it again')
       log.flush(() => options.onFatal?.(err)) // the line is out before the process ends
@@ -115,6 +118,8 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   })
   opened.push(() => writer.close())
   const journal = new Journal(db, writer)
+  const lettersWaiting = db.prepare('SELECT (SELECT count(*) FROM letters WHERE sent_at IS NULL) + (SELECT count(*) FROM failures)').pluck()
+  metrics = new Metrics({ pendingWrites: () => writer.pending, lettersWaiting: () => lettersWaiting.get() as number })
   const letters = { baseUrl: baseUrl(loaded) }
   const notifier = createNotifier(loaded, db, writer, log, letters, options)
   recover(journal, loaded, notifier, log) // before listening: only a previous process's runs are `running`
@@ -122,12 +127,12 @@ async function start(options: StartOptions, opened: Array<() => unknown>, releas
   pruner.start()
   opened.push(() => pruner.stop())
 
-  const executor = new Executor({ journal, masker: loaded.masker, log, failures: notifier })
+  const executor = new Executor({ journal, masker: loaded.masker, log, failures: notifier, metrics })
   if (notifier) opened.push(() => notifier.close(LETTER_FLUSH_MS)) // it flushes only once started
   const lifecycle: Lifecycle = { closing: false }
   const pipelines = new PipelineSet(loaded.pipelines)
   const configFile = resolve(options.configPath)
-  const app = await buildServer({ settings: loaded.settings, pipelines, journal, executor, log, lifecycle, masker: loaded.masker, configFile })
+  const app = await buildServer({ settings: loaded.settings, pipelines, journal, executor, log, lifecycle, masker: loaded.masker, configFile, metrics })
   let address: string
   const { host, port } = loaded.settings
   try {

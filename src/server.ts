@@ -7,6 +7,7 @@ import { hookrelayError } from './errors.js'
 import type { Journal } from './journal/journal.js'
 import { FailureLimiter } from './journal/auth.js'
 import { journalRoutes } from './journal/routes.js'
+import type { Metrics } from './metrics.js'
 import { uiRoutes } from './ui/routes.js'
 import type { Executor } from './pipeline/executor.js'
 import type { PipelineSet } from './pipeline/pipeline-set.js'
@@ -32,7 +33,12 @@ export interface ServerDeps {
   lifecycle?: Lifecycle
   /** The config file, as the journal page's replay command names it. */
   configFile: string
+  metrics: Metrics
 }
+
+/** Lines about requests that found no pipeline: at most one a minute for each path. */
+const MISS_LOG_INTERVAL_MS = 60_000
+const MISS_LOG_PATHS = 1000
 
 /** Counters an operator can read from /healthz. */
 export interface ServerStats {
@@ -53,6 +59,21 @@ export const SERVER_LIMITS = {
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { settings, journal, executor, masker } = deps
+  // An admin who pasted a wrong URL into GetCourse sees why nothing arrives, without a scanner filling the log.
+  const missLogged = new Map<string, number>()
+  const logMiss = (pipeline: string, known: boolean) => {
+    const path = known ? `/hooks/${pipeline}/***` : `/hooks/${pipeline}`
+    const now = Date.now()
+    if ((missLogged.get(path) ?? -Infinity) > now - MISS_LOG_INTERVAL_MS) return
+    if (missLogged.size >= MISS_LOG_PATHS) missLogged.clear()
+    missLogged.set(path, now)
+    if (known) {
+      deps.log.info({ path }, `a request for pipeline '${pipeline}' came with a wrong key (404): compare the URL the sender calls with the one \`hookrelay urls\` prints (this line comes at most once a minute)`)
+    } else {
+      const ids = deps.pipelines.all.map((p) => p.id).join(', ') || 'none'
+      deps.log.info({ path }, `a request came for pipeline '${pipeline}', which the config does not have (404; it has: ${ids}): check the URL the sender calls (this line comes at most once a minute)`)
+    }
+  }
   const stats: ServerStats = { notFound: 0 }
   const refusals = new ParserRefusals()
   const answer = (reply: FastifyReply, plain: Answer) => sendAnswer(reply, maskAnswer(masker, plain))
@@ -91,6 +112,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // Callback-style hooks: they run on every request, and an async hook costs a promise each time.
   app.addHook('onResponse', (request, reply, done) => {
+    if (request.url.startsWith('/hooks/')) deps.metrics.answered(reply.statusCode)
     if (!request.url.startsWith('/hooks/') || reply.statusCode === 404) {
       const line = { req: request, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime) }
       if (reply.statusCode >= 500) request.log.error(line, 'request failed')
@@ -127,13 +149,17 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   })
 
   const limiter = new FailureLimiter()
-  await app.register(journalRoutes, { journal, token: settings.journalToken, masker, pipelines: deps.pipelines, limiter })
+  await app.register(journalRoutes, { journal, token: settings.journalToken, masker, pipelines: deps.pipelines, limiter, metrics: deps.metrics })
   await app.register(uiRoutes, { journal, token: settings.journalToken, masker, pipelines: deps.pipelines, limiter, timeZone: settings.timeZone, configFile: deps.configFile })
   await app.register(webhookRoutes, {
     pipelines: deps.pipelines,
     executor,
     bodyLimit: settings.bodyLimit,
-    onNotFound: () => stats.notFound++,
+    onNotFound: ({ pipeline, known }) => {
+      stats.notFound++
+      deps.metrics.missed(known ? 'wrong_key' : 'unknown_pipeline')
+      logMiss(pipeline, known)
+    },
     masker,
   })
   return app

@@ -32,6 +32,7 @@ const PARAMS = { page_id: 'pageId', email: 'email', time: 'time', phone: 'phone'
 export const bizon365Subscribe = defineAction({
   type: 'bizon365.subscribe',
   summary: 'Registers a subscriber for a Bizon365 webinar session (addSubscriber, X-Token); outputs hash and url.',
+  outputs: () => ['hash', 'url', 'json'],
   schema,
   create(params, build) {
     const token = build.template(params.token, ['token'])

@@ -35,6 +35,7 @@ const MASK_NAME = /^[A-Za-z0-9_]+$/
 export const dimakerCreate = defineAction({
   type: 'dimaker.create',
   summary: 'Creates a DiMaker certificate from a document and mask_* variables; outputs link.',
+  outputs: () => ['link', 'json'],
   schema,
   create(params, build) {
     for (const name of Object.keys(params.masks ?? {})) {

@@ -25,6 +25,7 @@ const ADDRESS = /^[^\s@<>,;]+@[^\s@<>,;]+$/
 export const emailSend = defineAction({
   type: 'email.send',
   summary: 'Sends a letter (to, subject, text, html) through notify.email.smtp; outputs message_id.',
+  outputs: () => ['message_id', 'accepted'],
   schema,
   create(params, build) {
     if (!build.mailer) build.problem([], 'email.send needs notify.email (smtp, from, to) in the config')

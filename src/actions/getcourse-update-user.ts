@@ -39,6 +39,7 @@ const schema = actionSchema(
 export const getcourseUpdateUser = defineAction({
   type: 'getcourse.update_user',
   summary: 'Writes fields back into a GetCourse user through the import API (action=add, refresh_if_exists); outputs user_id.',
+  outputs: () => ['user_id', 'json'],
   schema,
   create(params, build) {
     if (params.account === undefined && params.base_url === undefined) build.problem([], 'give account (myschool for myschool.getcourse.ru) or base_url')

@@ -42,6 +42,7 @@ type BodyKind = keyof typeof CONTENT_TYPES
 export const httpRequest = defineAction({
   type: 'http.request',
   summary: 'Sends any HTTP request (method, query, headers, json/form/raw body) with a deadline and retries.',
+  outputs: () => ['status', 'headers', 'body', 'json'],
   schema,
   create(params, build) {
     const url = compileUrl(params.url, build)

@@ -34,6 +34,7 @@ interface CompiledField {
 export const jsonParse = defineAction({
   type: 'json.parse',
   summary: 'Reads fields out of JSON by path (["raw"][1]["q"] or raw[1].q) into steps.<id>.<name>.',
+  outputs: (params) => Object.keys(params.fields),
   schema,
   create(params, build) {
     const from = build.template(params.from ?? '{{ request.raw }}', ['from'])

@@ -70,6 +70,8 @@ export interface ActionSpec<S extends TObject = TObject> {
   type: string
   summary: string
   schema: S
+  /** The names a step of this action gives at steps.<id> (checked in templates at load). */
+  outputs(params: Static<S>): readonly string[]
   create(params: Static<S>, build: BuildContext): Action
 }
 

@@ -28,10 +28,16 @@ export function pasteUrl(loaded: Pick<LoadedConfig, 'settings'>, pipeline: Pipel
   return webhookUrl(loaded, pipeline) + (isGetcourse(type) ? placeholderQuery(type) : '')
 }
 
+/** Whether the pipeline's answer carries a step's result back to the caller (a certificate link for GetCourse to store). */
+function writesBack(pipeline: PipelineConfig): boolean {
+  const response = (pipeline.source as { response?: unknown }).response
+  return JSON.stringify(response ?? null).includes('steps.')
+}
+
 /** The lines `hookrelay urls` prints for a pipeline: the URL, then how to paste it where it goes. */
 export function urlLines(loaded: Pick<LoadedConfig, 'settings'>, pipeline: PipelineConfig): string[] {
   const { source } = pipeline
   if (source.type === 'vk_ads.leads') return [`${pipeline.id}  (no URL: asks VK Ads for new leads every ${String(source.interval ?? '1m')})`]
-  const steps = isGetcourse(source.type) ? pasteSteps(source.type) : (STEPS[source.type] ?? [])
+  const steps = isGetcourse(source.type) ? pasteSteps(source.type, writesBack(pipeline)) : (STEPS[source.type] ?? [])
   return [`${pipeline.id}  ${pasteUrl(loaded, pipeline)}`, ...steps.map((step, i) => `    ${i + 1}. ${step}`)]
 }

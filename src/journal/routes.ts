@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { hookrelayError, type HookrelayError } from '../errors.js'
 import type { PipelineSet } from '../pipeline/pipeline-set.js'
+import type { Metrics } from '../metrics.js'
 import type { Masker } from '../secrets/masker.js'
 import { tokenMatches, type FailureLimiter } from './auth.js'
 import type { Journal } from './journal.js'
@@ -21,18 +22,21 @@ export interface JournalRoutesOptions {
   /** The pipelines served: a filter naming one that is neither here nor in the journal is a 404. */
   pipelines: PipelineSet
   limiter: FailureLimiter
+  /** GET /metrics, behind the same token. */
+  metrics: Metrics
 }
 
 const DEFAULT_LIMIT = 50
 const MAX_LIMIT = 500
 const FILTERS = ['pipeline', 'status', 'limit', 'before', 'q', 'since', 'until', 'pretty']
 
-export async function journalRoutes(app: FastifyInstance, { journal, token, masker, pipelines, limiter }: JournalRoutesOptions): Promise<void> {
+export async function journalRoutes(app: FastifyInstance, { journal, token, masker, pipelines, limiter, metrics }: JournalRoutesOptions): Promise<void> {
   const fail = (reply: FastifyReply, err: HookrelayError) => reply.code(err.status).send(masker.value({ error: err.message, code: err.code }))
 
   if (!token) {
     app.get('/journal', async (_req, reply) => fail(reply, hookrelayError('HR_JOURNAL_DISABLED')))
     app.get('/journal/*', async (_req, reply) => fail(reply, hookrelayError('HR_JOURNAL_DISABLED')))
+    app.get('/metrics', async (_req, reply) => fail(reply, hookrelayError('HR_JOURNAL_DISABLED')))
     return
   }
 
@@ -66,6 +70,8 @@ export async function journalRoutes(app: FastifyInstance, { journal, token, mask
     }
     return send(reply, request.query, masker.value(findRuns(journal, masker, filter)))
   })
+
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()))
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/journal/:id', async (request, reply) => {
     const run = journal.get(request.params.id)

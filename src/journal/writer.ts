@@ -55,6 +55,8 @@ export interface WriterOptions {
   maxPendingBytes?: number
   /** Called once when the thread has died and cannot be started again (never after close()). */
   onGone?: (err: Error) => void
+  /** Called with how long each batch took from being sent to the thread to its commit, in ms (metrics). */
+  onCommit?: (ms: number) => void
 }
 
 /**
@@ -75,6 +77,9 @@ export class BatchWriter {
   #worker: Worker
   readonly #limits: { ops: number; bytes: number }
   readonly #onGone: ((err: Error) => void) | undefined
+  readonly #onCommit: ((ms: number) => void) | undefined
+  /** When each batch in flight was sent, by its sequence number. */
+  readonly #sentAt = new Map<number, number>()
   #queue: Pending[] = []
   readonly #inFlight = new Map<number, Pending[]>()
   #inFlightOps = 0
@@ -108,6 +113,7 @@ export class BatchWriter {
     this.#log = log
     this.#limits = { ops: options.maxPendingOps ?? MAX_PENDING_OPS, bytes: options.maxPendingBytes ?? MAX_PENDING_BYTES }
     this.#onGone = options.onGone
+    this.#onCommit = options.onCommit
     this.#worker = this.#spawn()
   }
 
@@ -138,6 +144,7 @@ export class BatchWriter {
     const stopped = new Error('the journal writer stopped')
     const inFlight = [...this.#inFlight.values()].flat()
     this.#inFlight.clear()
+    this.#sentAt.clear()
     this.#inFlightOps = 0
     for (const p of inFlight) this.#settleOne(p, stopped)
     this.#pendingBytes = this.#queue.reduce((n, p) => n + p.bytes, 0)
@@ -252,6 +259,7 @@ export class BatchWriter {
     this.#queue = []
     const seq = ++this.#seq
     this.#inFlight.set(seq, batch)
+    if (this.#onCommit) this.#sentAt.set(seq, performance.now())
     this.#inFlightOps += batch.length
     const sqls: Array<[number, string]> = []
     const ops = batch.map((p) =>
@@ -278,6 +286,11 @@ export class BatchWriter {
     if (!batch) return
     this.#inFlight.delete(reply.seq)
     this.#inFlightOps -= batch.length
+    const sentAt = this.#sentAt.get(reply.seq)
+    if (sentAt !== undefined) {
+      this.#sentAt.delete(reply.seq)
+      if (!reply.error) this.#onCommit?.(performance.now() - sentAt)
+    }
     batch.forEach((p, i) => {
       this.#pendingBytes -= p.bytes
       const err = reply.error ?? reply.errors?.[i]

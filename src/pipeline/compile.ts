@@ -9,8 +9,8 @@ import { formatPath, type Problem } from '../config/problems.js'
 import type { Config, PipelineConfig } from '../config/schema.js'
 import type { HttpClient } from '../http/client.js'
 import type { Mailer } from '../notify/mailer.js'
-import { compileSource, firstStepIds, type CompiledSource } from '../sources/source.js'
-import { RUN_NAMES, toText, type Scope, type Template, type TemplateEngine } from './template.js'
+import { compileSource, firstStepIds, knownInFields, type CompiledSource } from '../sources/source.js'
+import { RUN_NAMES, toText, type KnownNames, type Scope, type Template, type TemplateEngine } from './template.js'
 
 export interface CompiledAction {
   id: string
@@ -58,11 +58,12 @@ function compilePipeline(
   // A source's own first steps (Facebook's Graph read) run before the actions, which may read them.
   const first = isObject(p.source) ? firstStepIds(p.source.type) : []
   const ids = [...first, ...actionConfigs.map((a) => (isObject(a) && typeof a.id === 'string' ? a.id : ''))]
+  const known: KnownNames = { in: isObject(p.source) ? knownInFields(p.source.type) : undefined, outputs: stepOutputs(actionConfigs) }
   // The answer is rendered after the actions, so it may read every step.
-  const source = isObject(p.source) && !malformed(...at, 'source') ? compileSource(p.source, new Builder(deps, problems, [...at, 'source'], ids, RUN_NAMES)) : undefined
+  const source = isObject(p.source) && !malformed(...at, 'source') ? compileSource(p.source, new Builder(deps, problems, [...at, 'source'], ids, RUN_NAMES, known)) : undefined
   const actions = actionConfigs.flatMap((a, j): CompiledAction[] => {
     if (!isObject(a) || malformed(...at, 'actions', j)) return []
-    const build = new Builder(deps, problems, [...at, 'actions', j], ids.slice(0, first.length + j), RUN_NAMES)
+    const build = new Builder(deps, problems, [...at, 'actions', j], ids.slice(0, first.length + j), RUN_NAMES, known)
     if (first.includes(a.id)) build.problem(['id'], `'${a.id}' is the ${p.source.type} source's own first step; choose another id`)
     let action: Action
     try {
@@ -74,6 +75,21 @@ function compilePipeline(
     return [{ id: a.id, type: a.type, continueOnError: a.continue_on_error ?? false, action }]
   })
   return { id: p.id, name: p.name ?? p.id, enabled: p.enabled ?? true, notify: p.notify ?? true, source: source!, actions: [...(source?.firstSteps ?? []), ...actions] }
+}
+
+/** What each action says its steps give, by step id (an action whose config is malformed says nothing). */
+function stepOutputs(actions: readonly unknown[]): Map<string, { type: string; names: readonly string[] }> {
+  const outputs = new Map<string, { type: string; names: readonly string[] }>()
+  for (const a of actions) {
+    if (!isObject(a) || !('id' in a) || !('type' in a) || typeof a.id !== 'string' || typeof a.type !== 'string') continue
+    const spec = actionSpec(a.type)
+    try {
+      if (spec) outputs.set(a.id, { type: a.type, names: spec.outputs(a as never) })
+    } catch {
+      // its own problems are reported where it is compiled
+    }
+  }
+  return outputs
 }
 
 function isObject<T>(value: T): value is T & object {
@@ -111,6 +127,7 @@ class Builder implements BuildContext {
     readonly prefix: readonly PathKey[],
     readonly earlierSteps: readonly string[],
     readonly names: readonly string[],
+    readonly known: KnownNames,
   ) {}
 
   get http(): HttpClient {
@@ -122,11 +139,11 @@ class Builder implements BuildContext {
   }
 
   at(key: readonly PathKey[], names: readonly string[] = this.names): Builder {
-    return new Builder(this.deps, this.problems, [...this.prefix, ...key], this.earlierSteps, names)
+    return new Builder(this.deps, this.problems, [...this.prefix, ...key], this.earlierSteps, names, this.known)
   }
 
   withoutSteps(key: readonly PathKey[]): Builder {
-    return new Builder(this.deps, this.problems, [...this.prefix, ...key], [], this.names)
+    return new Builder(this.deps, this.problems, [...this.prefix, ...key], [], this.names, this.known)
   }
 
   problem(key: readonly PathKey[], message: string, name?: string): void {
@@ -136,7 +153,7 @@ class Builder implements BuildContext {
   template(source: string, key: readonly PathKey[]): Template {
     const path = [...this.prefix, ...key]
     try {
-      return this.deps.engine.compile(source, { where: formatPath(path), names: this.names, earlierSteps: this.earlierSteps })
+      return this.deps.engine.compile(source, { where: formatPath(path), names: this.names, earlierSteps: this.earlierSteps, known: this.known })
     } catch (err) {
       this.problems.push({ path, message: (err as Error).message })
       return BROKEN

@@ -6,10 +6,11 @@
 import { setMaxListeners } from 'node:events'
 import type { Log } from '../log.js'
 import { hookrelayError, HookrelayError } from '../errors.js'
-import type { Journal } from '../journal/journal.js'
+import type { Journal, StepRecorder } from '../journal/journal.js'
 import type { Write } from '../journal/writer.js'
 import { newRunId } from '../journal/run-id.js'
 import type { KeptRequest, RunStatus, SentAnswer } from '../journal/runs.js'
+import type { Metrics } from '../metrics.js'
 import { answerExcerpt } from '../notify/letters.js'
 import type { FailureReports } from '../notify/notifier.js'
 import type { FailureSummary } from '../notify/store.js'
@@ -49,6 +50,8 @@ export interface ExecutorDeps {
   log: Log
   /** The operator's letters: a failed run of a pipeline with `notify` on is queued for one. */
   failures?: FailureReports | undefined
+  /** Counts runs and steps as they end (GET /metrics); the CLI's replay has none. */
+  metrics?: Metrics | undefined
 }
 
 export interface ReceiveOptions {
@@ -194,7 +197,7 @@ export class Executor {
       options.respondEarly?.({ runId, status: 'running', answer: early.answer })
     }
 
-    const recorder = this.#deps.journal.recorder(runId)
+    const recorder = this.#observed(this.#deps.journal.recorder(runId))
     const outcome = await runActions({ actions: pipeline.actions, scope, mask, recorder, signal: this.#abort.signal })
     // On receipt the caller has its answer already: the response is not rendered again.
     const end: Ending = early ? afterEarlyAnswer(outcome, early, mask) : this.#answer(pipeline, outcome, scope, runId, mask)
@@ -222,10 +225,29 @@ export class Executor {
     }
   }
 
+  /** The recorder, also telling the metrics how each step ended. */
+  #observed(recorder: StepRecorder): StepRecorder {
+    const { metrics } = this.#deps
+    if (!metrics) return recorder
+    const types = new Map<number, string>()
+    return {
+      ...recorder,
+      started(step) {
+        types.set(step.seq, step.type)
+        recorder.started(step)
+      },
+      finished(seq, finish) {
+        metrics.stepEnded(types.get(seq) ?? 'unknown', finish.status, finish.durationMs)
+        recorder.finished(seq, finish)
+      },
+    }
+  }
+
   /** The run's one log line; the letter for a failure that is now on disk. */
   #ended(pipeline: CompiledPipeline, req: IncomingRequest, runId: string, end: Ending, durationMs: number, failure: Write[], log: Log): RunResult {
     const { status, error, answer } = end
     log.info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, durationMs, error }, 'run finished')
+    this.#deps.metrics?.runEnded(pipeline.id, status, durationMs)
     if (failure.length > 0) this.#deps.failures?.reported(pipeline.id)
     return { runId, status, answer }
   }
@@ -269,6 +291,7 @@ export class Executor {
     await this.#keep(() => this.#deps.journal.insert(run))
     const log = options.log ?? this.#deps.log
     log.info({ runId: kept.id, pipeline: pipeline.id, method: req.method, status: 'duplicate', duplicateOf: first.runId, answer: answer.status }, 'run kept as a duplicate')
+    this.#deps.metrics?.runEnded(pipeline.id, 'duplicate', durationMs)
     return { runId: kept.id, status: 'duplicate', answer }
   }
 
@@ -343,6 +366,7 @@ export class Executor {
       }, ...failure),
     )
     if (failure.length > 0) failures?.reported(pipeline.id)
+    this.#deps.metrics?.runEnded(pipeline.id, status, Date.now() - req.receivedAt.getTime())
     ;(options.log ?? this.#deps.log).info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, error, note: 'note' in why ? why.note : undefined }, 'run kept without running')
     return { runId, status, answer }
   }

@@ -7,6 +7,7 @@
  */
 import { randomInt, randomUUID } from 'node:crypto'
 import { Context, Liquid, Output, Tag, TokenKind, Value, toValueSync, type Template as LiquidTemplate } from 'liquidjs'
+import { closest, distance } from 'fastest-levenshtein'
 import { hookrelayError } from '../errors.js'
 
 /** The names a template may read; `error` only exists in a source's `on_error` answer. */
@@ -20,6 +21,19 @@ export interface CompileOptions {
   where: string // the key path in the config, e.g. pipelines[0].actions[1].url
   names?: readonly string[] // allowed root names, default RUN_NAMES
   earlierSteps?: readonly string[] // action ids a template may read as steps.<id>
+  known?: KnownNames
+}
+
+/** What is known at load about the names under `in` and `steps.<id>`, to catch a misspelt one. */
+export interface KnownNames {
+  /**
+   * The fields the source sends in `in.*`: all of them (`complete`: any other name is an
+   * error), or its standard ones (a name one or two letters from one of them is a typo; others
+   * are the form's own questions). `other` says where a field not in the list is read instead.
+   */
+  in?: { source: string; names: readonly string[]; complete: boolean; other?: string }
+  /** What each step gives at `steps.<id>.<name>`, when its action says. */
+  outputs?: ReadonlyMap<string, { type: string; names: readonly string[] }>
 }
 
 export interface Template {
@@ -109,6 +123,15 @@ export class TemplateEngine {
         const known = earlier.length > 0 ? `earlier actions: ${earlier.join(', ')}` : 'no action runs before this one'
         throw new TemplateCompileError(`the template reads steps.${step}, which is not an earlier action (${known})`)
       }
+      const name = root === 'in' ? step : segments[2]
+      if (typeof name !== 'string' || LIQUID_PROPERTIES.has(name)) continue
+      if (root === 'in' && options.known?.in) checkInField(name, options.known.in)
+      const outputs = root === 'steps' && typeof step === 'string' ? options.known?.outputs?.get(step) : undefined
+      if (outputs && !outputs.names.includes(name)) {
+        throw new TemplateCompileError(
+          `the template reads steps.${step}.${name}, which step '${step}' (${outputs.type}) does not give (it gives: ${outputs.names.join(', ')})${didYouMean(name, outputs.names)}`,
+        )
+      }
     }
   }
 
@@ -123,6 +146,25 @@ export class TemplateEngine {
     }
     return parts.filter((p) => p.text !== '')
   }
+}
+
+/** How far a name may be from a known one to be taken for its misspelling. */
+const TYPO_DISTANCE = 2
+
+function checkInField(name: string, known: NonNullable<KnownNames['in']>): void {
+  if (known.names.includes(name)) return
+  const near = closest(name, known.names as string[])
+  const typo = near !== undefined && distance(name, near) <= TYPO_DISTANCE
+  if (!known.complete && !typo) return // the form's own question
+  const other = known.other ? ` (${known.other})` : ''
+  throw new TemplateCompileError(`the template reads in.${name}, which ${known.source} does not send (it sends: ${known.names.join(', ')})${didYouMean(name, known.names)}${other}`)
+}
+
+/** `; did you mean 'phone'?` when a known name is near enough, else ''. */
+function didYouMean(name: string, names: readonly string[]): string {
+  if (names.length === 0) return ''
+  const near = closest(name, names as string[])
+  return near !== undefined && distance(name.toLowerCase(), near.toLowerCase()) <= TYPO_DISTANCE ? `; did you mean '${near}'?` : ''
 }
 
 class CompiledTemplate implements Template {

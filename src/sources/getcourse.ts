@@ -62,10 +62,23 @@ export function placeholderQuery(type: 'getcourse.user' | 'getcourse.order'): st
   return `?${GETCOURSE_FIELDS[type].map(([name, placeholder]) => `${name}=${placeholder}`).join('&')}`
 }
 
-/** What to do in GetCourse with the printed URL, step by step (the seed's instructions). */
-export function pasteSteps(type: 'getcourse.user' | 'getcourse.order'): string[] {
+/**
+ * What to do in GetCourse with the printed URL, step by step (the seeds' instructions). A
+ * pipeline whose answer carries a result back (a certificate link) is the write-back flow: the
+ * answer goes into a user field, and the process runs for the users a rule picks (those who
+ * finished a course), not for every new object.
+ */
+export function pasteSteps(type: 'getcourse.user' | 'getcourse.order', writesBack: boolean): string[] {
+  const create = `GetCourse: «Задачи» → «Процессы» → «Создать процесс», «Тип объекта»: «${GETCOURSE_OBJECT_TYPE[type]}», «Шаблон» → «Создать»`
+  if (writesBack) {
+    return [
+      create,
+      '«Процесс» → «Добавить блок» → «Операция» → «Вызвать URL»; paste the URL above, method POST; below it «Записать результат в доп. поле» → your field (e.g. «Сертификат») → «Сохранить»',
+      '«Основные» → «Массовое создание задач»: «Периодическая проверка», «Правило вхождения объекта» e.g. «Участник тренинга» … «Завершил»; try it first with «Тестировать» and «Выполнять действия по-настоящему»',
+    ]
+  }
   return [
-    `GetCourse: «Задачи» → «Процессы» → «Создать процесс», «Тип объекта»: «${GETCOURSE_OBJECT_TYPE[type]}», «Шаблон» → «Создать»`,
+    create,
     '«Процесс» → «Добавить блок» → «Операция» → «Вызвать URL»; paste the URL above, method GET (POST works too) → «Сохранить»',
     'connect «Начало работы» to the operation; «Общее» → «При создании объекта» → «Запустить»',
   ]

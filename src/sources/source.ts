@@ -6,11 +6,11 @@ import type { BuildContext } from '../actions/types.js'
 import { parseDuration } from '../config/duration.js'
 import type { SourceConfig, SourceType, WebhookSourceConfig } from '../config/schema.js'
 import type { CompiledAction } from '../pipeline/compile.js'
-import { ERROR_NAMES, type Template } from '../pipeline/template.js'
+import { ERROR_NAMES, type KnownNames, type Template } from '../pipeline/template.js'
 import { sameSecret } from '../secrets/compare.js'
 import { compileAnswer, type CompiledAnswer } from './answer.js'
 import { facebookPreset } from './facebook.js'
-import { getcoursePreset } from './getcourse.js'
+import { GETCOURSE_FIELDS, getcoursePreset } from './getcourse.js'
 import { inFields, type IncomingRequest } from './incoming.js'
 import type { DeliveryPart, Fields, Preset, Screening } from './preset.js'
 import { tildaPreset } from './tilda.js'
@@ -89,6 +89,38 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
 }
 
 /** The ids of the steps a source runs before the pipeline's actions (known before it compiles, for template checks). */
+/**
+ * What a source sends in `in.*`, as known at load: the GetCourse presets send exactly the
+ * fields of the URL `hookrelay urls` prints; the lead platforms send their standard fields and
+ * the form's own questions (named by the form's author), so only a near miss of a standard one
+ * is taken for a typo. A plain http source and Tilda (every field is the form author's) say nothing.
+ */
+export function knownInFields(type: SourceType): KnownNames['in'] {
+  const source = `the ${type} source`
+  switch (type) {
+    case 'getcourse.user':
+    case 'getcourse.order':
+      return {
+        source,
+        names: GETCOURSE_FIELDS[type].map(([name]) => name),
+        complete: true,
+        other: 'a parameter you added to the URL in GetCourse yourself is read as request.query.<name>',
+      }
+    case 'vk':
+      return { source, names: ['lead_id', 'group_id', 'user_id', 'form_id', 'form_name', 'ad_id', 'first_name', 'last_name', 'phone_number', 'email'], complete: false }
+    case 'facebook.leads':
+      return {
+        source,
+        names: ['id', 'created_time', 'ad_id', 'ad_name', 'adset_id', 'adset_name', 'campaign_id', 'campaign_name', 'form_id', 'form_name', 'page_id', 'page_name', 'full_name', 'first_name', 'last_name', 'email', 'phone_number'],
+        complete: false,
+      }
+    case 'vk_ads.leads':
+      return { source, names: ['id', 'form_id', 'form_name', 'ad_plan_id', 'ad_group_id', 'banner_id', 'created_at', 'first_name', 'last_name', 'email', 'phone'], complete: false }
+    default:
+      return undefined
+  }
+}
+
 export function firstStepIds(type: SourceType): string[] {
   return type === 'facebook.leads' ? ['facebook'] : []
 }

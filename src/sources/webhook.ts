@@ -20,7 +20,8 @@ export interface WebhookOptions {
   /** server.body_limit, for the 413 message. */
   bodyLimit: number
   /** Called for every 404, which is counted but never journaled. */
-  onNotFound: () => void
+  /** A request that found no pipeline: which id it named, and whether the id is known (then the key was wrong). */
+  onNotFound: (miss: { pipeline: string; known: boolean }) => void
   /** The config's secrets: for answers that belong to no run. */
   masker: Masker
 }
@@ -36,15 +37,15 @@ export async function webhookRoutes(app: FastifyInstance, options: WebhookOption
   const ran = new WeakSet<FastifyRequest>()
   const { executor, masker } = options
 
-  const notFound = (reply: FastifyReply) => {
-    options.onNotFound()
+  const notFound = (reply: FastifyReply, pipeline: string, known: boolean) => {
+    options.onNotFound({ pipeline, known })
     return sendAnswer(reply, maskAnswer(masker, errorAnswer(hookrelayError('HR_NOT_FOUND'))))
   }
 
   // Callback style: it runs on every request, and only a wrong method needs to wait (to keep it).
   function onRequest(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, done: (err?: Error) => void): void {
     const pipeline = options.pipelines.get(request.params.pipeline)
-    if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return void notFound(reply)
+    if (!pipeline || !pipeline.source.keyMatches(request.params.key)) return void notFound(reply, request.params.pipeline, pipeline !== undefined)
     matched.set(request, pipeline)
     // Its headers are the operator's, written in the config: sent as written (see Masker.render).
     if (isPreflight(request, pipeline)) return void sendAnswer(reply, masker.render({}, () => preflightAnswer(request, pipeline, masker)))
