@@ -47,7 +47,7 @@ const HEADERS = { version: '24.18.1', integrity: 'sha512-lrkq/M/O8giNdc8fSxYK0ku
 export const HEAP_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=512']
 /**
  * The newest C and C++ library versions the addon may ask for: what Debian 12, Ubuntu 22.04 and
- * RHEL 9 have (the README promises those). A compiler or glibc newer than Debian 12's would raise
+ * RHEL 9 have (docs/binary.md promises those). A compiler or glibc newer than Debian 12's would raise
  * them, and the binary would fail on those systems: the build stops instead.
  */
 const LIBRARY_LIMITS = { GLIBC: '2.34', GLIBCXX: '3.4.29' }

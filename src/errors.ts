@@ -6,7 +6,7 @@ interface ErrorDef {
 }
 
 /**
- * The table. README's "Error codes" section lists every entry (a test checks it).
+ * The table. docs/error-codes.md lists every entry (a test checks it).
  * `status` is what a caller gets when the error ends a request; step and config errors
  * carry 500 because they never reach a caller as such.
  */

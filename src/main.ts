@@ -132,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
   const path = configPath(parsed.values.config)
   if (path === undefined) {
     process.stderr.write(
-      `hookrelay: there is no config.yaml in ${process.cwd()}. Write one there (the README's "Configuration reference" ` +
+      `hookrelay: there is no config.yaml in ${process.cwd()}. Write one there (docs/configuration.md ` +
         'and the examples/ folder show how), or name yours: --config PATH, or HOOKRELAY_CONFIG=PATH.\n',
     )
     return 1

@@ -45,7 +45,7 @@ export interface ServerStats {
   notFound: number
 }
 
-/** Server limits, set explicitly rather than left to defaults (see README, Security). */
+/** Server limits, set explicitly rather than left to defaults (see docs/security.md). */
 export const SERVER_LIMITS = {
   /** Headers must arrive within this (slowloris). */
   headersTimeoutMs: 10_000,

@@ -6,8 +6,11 @@
 // hookrelay_search_text in the trigger that fills the search index, and the main thread runs it
 // to check a hit once masked (journal/runs.ts).
 
-/** The most text kept per run: enough for any form, bounded for a megabyte body. */
-const MAX_CHARS = 32_768
+// What is indexed is bounded, because indexing costs the writer thread per character (about a
+// third of a microsecond with trigrams; bench/RESULTS-search.md): the first characters of each
+// value, which hold any email, phone, name or order number, and a few kilobytes in all.
+const MAX_VALUE_CHARS = 64
+const MAX_CHARS = 4096
 const MAX_DEPTH = 32
 
 /** `requestJson`: the runs.request column (a KeptRequest as JSON). */
@@ -19,14 +22,15 @@ export function searchText(requestJson) {
     return ''
   }
   const parts = []
-  collect(request?.query, parts, 0)
-  if (typeof request?.line === 'string') parts.push(request.line)
+  const add = (value) => parts.push(value.length > MAX_VALUE_CHARS ? value.slice(0, MAX_VALUE_CHARS) : value)
+  collect(request?.query, add, 0)
+  if (typeof request?.line === 'string') add(request.line)
   const raw = request?.raw
   if (typeof raw === 'string' && request.encoding !== 'base64' && raw.length > 0) {
     const body = parseJson(raw)
-    if (body !== null && typeof body === 'object') collect(body, parts, 0)
-    else if (FORM.test(raw)) for (const [, value] of new URLSearchParams(raw)) parts.push(value)
-    else parts.push(raw)
+    if (body !== null && typeof body === 'object') collect(body, add, 0)
+    else if (FORM.test(raw)) for (const [, value] of new URLSearchParams(raw)) add(value)
+    else add(raw)
   }
   const text = parts.join('\n')
   return text.length > MAX_CHARS ? text.slice(0, MAX_CHARS) : text
@@ -42,10 +46,10 @@ function parseJson(text) {
   }
 }
 
-function collect(value, parts, depth) {
-  if (typeof value === 'string') parts.push(value)
-  else if (typeof value === 'number' || typeof value === 'boolean') parts.push(String(value))
+function collect(value, add, depth) {
+  if (typeof value === 'string') add(value)
+  else if (typeof value === 'number' || typeof value === 'boolean') add(String(value))
   else if (value !== null && typeof value === 'object' && depth < MAX_DEPTH) {
-    for (const item of Array.isArray(value) ? value : Object.values(value)) collect(item, parts, depth + 1)
+    for (const item of Array.isArray(value) ? value : Object.values(value)) collect(item, add, depth + 1)
   }
 }

@@ -84,7 +84,9 @@ function stepOutputs(actions: readonly unknown[]): Map<string, { type: string; n
     if (!isObject(a) || !('id' in a) || !('type' in a) || typeof a.id !== 'string' || typeof a.type !== 'string') continue
     const spec = actionSpec(a.type)
     try {
-      if (spec) outputs.set(a.id, { type: a.type, names: spec.outputs(a as never) })
+      // A step that may fail without ending the run leaves { error } instead.
+      const onError = 'continue_on_error' in a && a.continue_on_error === true ? ['error'] : []
+      if (spec) outputs.set(a.id, { type: a.type, names: [...spec.outputs(a as never), ...onError] })
     } catch {
       // its own problems are reported where it is compiled
     }

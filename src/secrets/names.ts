@@ -1,7 +1,7 @@
 /**
  * Which names mark a secret: header, query, form and JSON field names, and config keys. A name
  * is compared lower-cased without `-`, `_` and `.`, so `accessToken`, `access_token`,
- * `X-Api-Key`, `apitoken` and `client_secret` all count. README's Masking section lists both
+ * `X-Api-Key`, `apitoken` and `client_secret` all count. docs/security.md's Masking section lists both
  * lists below (a test checks that it does).
  */
 

@@ -96,7 +96,7 @@ describe('serve', () => {
       const { code, stderr } = await run([command], { cwd: dir })
       expect(code).toBe(1)
       expect(stderr).toBe(
-        `hookrelay: there is no config.yaml in ${dir}. Write one there (the README's "Configuration reference" and the examples/ folder show how), or name yours: --config PATH, or HOOKRELAY_CONFIG=PATH.\n`,
+        `hookrelay: there is no config.yaml in ${dir}. Write one there (docs/configuration.md and the examples/ folder show how), or name yours: --config PATH, or HOOKRELAY_CONFIG=PATH.\n`,
       )
     }
   })

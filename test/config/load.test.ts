@@ -109,7 +109,7 @@ pipelines:
 `,
     [
       "config.yaml:2:9 server.port: found 'eighty', expected a whole number",
-      "config.yaml:3:3 server: unknown key 'hots' (allowed: host, port, public_url, body_limit, shutdown_grace, request_timeout, trust_proxy)",
+      "config.yaml:3:3 server: unknown key 'hots' (allowed: host, port, public_url, body_limit, shutdown_grace, request_timeout, log_level, trust_proxy)",
       "config.yaml:5:9 pipelines[0].id: found 'Bad_ID', expected lower-case letters, digits and -",
       "config.yaml:11:18 pipelines[0].actions[0].timeout: found '10 sec', expected a duration such as 500ms, 10s, 2m, 1h, 7d or a number of seconds in pipeline 'Bad_ID'",
       "config.yaml:12:15 pipelines[0].actions[0].body: found a map (json, raw), expected exactly one of json, form, raw in pipeline 'Bad_ID'",
