@@ -148,14 +148,16 @@ export class TemplateEngine {
   }
 }
 
-/** How far a name may be from a known one to be taken for its misspelling. */
-const TYPO_DISTANCE = 2
+/** How far a name may be from a known one to be taken for its misspelling: one letter in a short name, two in a longer one. */
+function typoDistance(name: string): number {
+  return name.length <= 4 ? 1 : 2
+}
 
 function checkInField(name: string, known: NonNullable<KnownNames['in']>): void {
   if (known.names.includes(name)) return
   const near = closest(name, known.names as string[])
-  const typo = near !== undefined && distance(name, near) <= TYPO_DISTANCE
-  if (!known.complete && !typo) return // the form's own question
+  const typo = near !== undefined && distance(name, near) <= typoDistance(name)
+  if (!known.complete && !typo) return // a field of the sender's own
   const other = known.other ? ` (${known.other})` : ''
   throw new TemplateCompileError(`the template reads in.${name}, which ${known.source} does not send (it sends: ${known.names.join(', ')})${didYouMean(name, known.names)}${other}`)
 }
@@ -164,7 +166,7 @@ function checkInField(name: string, known: NonNullable<KnownNames['in']>): void 
 function didYouMean(name: string, names: readonly string[]): string {
   if (names.length === 0) return ''
   const near = closest(name, names as string[])
-  return near !== undefined && distance(name.toLowerCase(), near.toLowerCase()) <= TYPO_DISTANCE ? `; did you mean '${near}'?` : ''
+  return near !== undefined && distance(name.toLowerCase(), near.toLowerCase()) <= typoDistance(name) ? `; did you mean '${near}'?` : ''
 }
 
 class CompiledTemplate implements Template {

@@ -90,10 +90,11 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
 
 /** The ids of the steps a source runs before the pipeline's actions (known before it compiles, for template checks). */
 /**
- * What a source sends in `in.*`, as known at load: the GetCourse presets send exactly the
- * fields of the URL `hookrelay urls` prints; the lead platforms send their standard fields and
- * the form's own questions (named by the form's author), so only a near miss of a standard one
- * is taken for a typo. A plain http source and Tilda (every field is the form author's) say nothing.
+ * What a source sends in `in.*`, as known at load: the GetCourse presets send the fields of the
+ * URL `hookrelay urls` prints, and any parameter the operator added to it; the lead platforms
+ * their standard fields and the form's own questions. So only a near miss of a standard field
+ * is taken for a typo (`in.emial`); another name may be the sender's own. A plain http source
+ * and Tilda (every field is the form author's) say nothing.
  */
 export function knownInFields(type: SourceType): KnownNames['in'] {
   const source = `the ${type} source`
@@ -103,8 +104,8 @@ export function knownInFields(type: SourceType): KnownNames['in'] {
       return {
         source,
         names: GETCOURSE_FIELDS[type].map(([name]) => name),
-        complete: true,
-        other: 'a parameter you added to the URL in GetCourse yourself is read as request.query.<name>',
+        complete: false,
+        other: 'if you added this parameter to the URL in GetCourse yourself, give it a name further from these',
       }
     case 'vk':
       return { source, names: ['lead_id', 'group_id', 'user_id', 'form_id', 'form_name', 'ad_id', 'first_name', 'last_name', 'phone_number', 'email'], complete: false }

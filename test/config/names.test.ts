@@ -29,11 +29,13 @@ const call = (url: string) => `      - { id: crm, type: http.request, url: "http
 const parse = '      - { id: lead, type: json.parse, fields: { email: "$.email", phone: "$.phone" } }\n'
 
 describe('names known at load', () => {
-  it('a GetCourse field that the preset does not send, with where it is and what was meant', () => {
+  it('a misspelt GetCourse field, with where it is and what was meant', () => {
     expect(problems(GC, call('?e={{ in.emial }}'))).toEqual([
-      "config.yaml:5:45 pipelines[0].actions[0].url: the template reads in.emial, which the getcourse.user source does not send (it sends: id, email, phone, first_name, last_name, name, city, utm_source, utm_medium, utm_campaign, utm_content, utm_term); did you mean 'email'? (a parameter you added to the URL in GetCourse yourself is read as request.query.<name>) in pipeline 'p'",
+      "config.yaml:5:45 pipelines[0].actions[0].url: the template reads in.emial, which the getcourse.user source does not send (it sends: id, email, phone, first_name, last_name, name, city, utm_source, utm_medium, utm_campaign, utm_content, utm_term); did you mean 'email'? (if you added this parameter to the URL in GetCourse yourself, give it a name further from these) in pipeline 'p'",
     ])
-    expect(problems(GC, call('?g={{ in.group }}'))[0]).toContain('the template reads in.group, which the getcourse.user source does not send')
+    expect(problems(GC, call('?p={{ in.phon }}'))[0]).toContain("the template reads in.phon, which the getcourse.user source does not send (it sends: id, email, phone, first_name, last_name, name, city, utm_source, utm_medium, utm_campaign, utm_content, utm_term); did you mean 'phone'?")
+    // A parameter the operator added to the URL in GetCourse arrives in in.* too: its own name is fine.
+    expect(problems(GC, call('?g={{ in.group }}&n={{ in.note }}'))).toEqual([])
     expect(problems(GC, call("?e={{ in.email }}&g={{ request.query.group }}&f={{ in.first_name | default: '' }}"))).toEqual([])
   })
 

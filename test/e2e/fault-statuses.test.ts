@@ -24,7 +24,7 @@ const pipelines = (upstream: string) => `pipelines:
     source: { type: http, key: fault-key-0123456789 }
     actions:
       - { id: call, type: http.request, url: "${upstream}/page", method: GET }
-      - { id: next, type: http.request, url: "${upstream}/{{ steps.call.nothing }}", method: GET }
+      - { id: next, type: http.request, url: "{{ steps.call.status }}/page", method: GET }
 `
 
 async function answer(res: Response): Promise<{ status: number; code: string; error: string }> {
@@ -64,6 +64,6 @@ describe('default answers of a failed step', () => {
     const relayed = await answer(await hr.call('/hooks/relay/fault-key-0123456789', postJson({})))
     expect(relayed).toMatchObject({ status: 502, code: 'HR_UPSTREAM_FAILED', error: expect.stringMatching(/^action 'read' failed: input is not JSON: /) })
     const typo = await answer(await hr.call('/hooks/typo/fault-key-0123456789', postJson({})))
-    expect(typo).toEqual({ status: 500, code: 'HR_ACTION_FAILED', error: "action 'next' failed: missing name 'steps.call.nothing' in the template at pipelines[2].actions[1].url" })
+    expect(typo).toEqual({ status: 500, code: 'HR_ACTION_FAILED', error: "action 'next' failed: URL '200/page' is not a valid http(s) URL" })
   })
 })
