@@ -10,12 +10,15 @@
  * Systems are interleaved, every round runs each for BENCH_DURATION s at 50 connections with a
  * 550-byte GetCourse-like JSON body. Results are ratios to the ceilings measured in the same
  * run, printed and written to bench/RESULTS.md with the machine they came from.
+ *
+ * The load comes from wrk (C, one thread; `apt-get install wrk`), so that the generator does not
+ * take the servers' CPU the way a Node one does on a two-core machine and cap the ceilings.
+ * Without wrk it falls back to autocannon in a process of its own, and the results say so.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import { build } from 'esbuild'
 import { SECTION_END, SECTION_START } from './binary-section.js'
@@ -63,12 +66,17 @@ interface Run {
   non2xx: number
   ok: number
   sent: number
-  /** CPU time the server spent per request answered: all its threads, and its main (event-loop) thread. */
+  /** CPU time the server spent per request answered: all its threads, its main (event-loop) thread, and its busiest other thread. */
   cpuUs: number
   mainCpuUs: number
+  otherCpuUs: number
 }
 
 const children: ChildProcess[] = []
+
+/** wrk's path, or undefined: then autocannon runs the load (see loadWith). */
+const WRK = process.env['WRK'] ?? ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p))
+const GENERATOR = WRK ? 'wrk (C, one thread)' : 'autocannon in a process of its own (wrk is not installed: `apt-get install wrk` for truer ceilings)'
 
 /** The section npm run bench:binary wrote into RESULTS.md, kept as it is. */
 function binarySection(): string {
@@ -114,7 +122,7 @@ async function main(): Promise<void> {
         const r = await load(url, DURATION, server)
         runs.push({ system, round, ...r })
         count(system, r)
-        log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${r.cpuUs.toFixed(0)} µs/req (main thread ${r.mainCpuUs.toFixed(0)})`)
+        log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${r.cpuUs.toFixed(0)} µs/req (main ${r.mainCpuUs.toFixed(0)}, busiest other ${r.otherCpuUs.toFixed(0)})`)
       }
     }
 
@@ -250,28 +258,91 @@ async function measureColdStarts(dir: string, target: string): Promise<number[]>
   return times.sort((a, b) => a - b)
 }
 
+interface Load {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  ok: number
+  /** At most this many were sent: those answered, and those in flight when the load stopped. */
+  sent: number
+}
+
 async function load(url: string, seconds: number, server: Server): Promise<Omit<Run, 'system' | 'round'>> {
   const pid = server.child.pid!
-  const before = { all: cpuTicks(`/proc/${pid}/stat`), main: cpuTicks(`/proc/${pid}/task/${pid}/stat`) }
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: seconds,
-    headers: { 'content-type': 'application/json' },
-    body: BODY,
-  })
+  const before = { all: cpuTicks(`/proc/${pid}/stat`), threads: threadTicks(pid) }
+  const result = WRK ? await wrk(url, seconds) : await autocannonProcess(url, seconds)
+  const after = threadTicks(pid)
+  const delta = (tid: string) => (after.get(tid) ?? 0) - (before.threads.get(tid) ?? 0)
+  // Node names no thread: the busiest besides the event loop is the journal writer for hookrelay
+  // (V8's helpers and libuv's pool share the rest), undici's nothing for the bare servers.
+  const other = Math.max(0, ...[...after.keys()].filter((tid) => tid !== String(pid)).map(delta))
   return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    ok: result['2xx'],
-    sent: result.requests.sent,
-    cpuUs: ticksToUs(cpuTicks(`/proc/${pid}/stat`) - before.all, result['2xx']),
-    mainCpuUs: ticksToUs(cpuTicks(`/proc/${pid}/task/${pid}/stat`) - before.main, result['2xx']),
+    ...result,
+    cpuUs: ticksToUs(cpuTicks(`/proc/${pid}/stat`) - before.all, result.ok),
+    mainCpuUs: ticksToUs(delta(String(pid)), result.ok),
+    otherCpuUs: ticksToUs(other, result.ok),
   }
+}
+
+/** One wrk run: one thread, CONNECTIONS connections, the body by a Lua script. */
+async function wrk(url: string, seconds: number): Promise<Load> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-wrk-'))
+  try {
+    const script = join(dir, 'post.lua')
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`)
+    const out = await run(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url])
+    const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN)
+    const requests = number(/(\d+) requests in/)
+    const non2xx = number(/Non-2xx or 3xx responses: (\d+)/) || 0
+    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+    const errors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0
+    if (Number.isNaN(requests)) throw new Error(`wrk said nothing readable:\n${out}`)
+    return { rps: number(/Requests\/sec:\s+([\d.]+)/), p50: latencyMs(out, '50%'), p99: latencyMs(out, '99%'), errors, non2xx, ok: requests - non2xx, sent: requests + CONNECTIONS }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** A percentile of wrk's --latency distribution, in ms. */
+function latencyMs(out: string, percentile: string): number {
+  const m = new RegExp(`^\\s+${percentile}\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out)
+  if (!m) return Number.NaN
+  const value = Number(m[1])
+  return m[2] === 'us' ? value / 1000 : m[2] === 's' ? value * 1000 : value
+}
+
+/** autocannon as its own process (never inside this one, which would share its CPU accounting and event loop). */
+async function autocannonProcess(url: string, seconds: number): Promise<Load> {
+  const cli = join(ROOT, 'node_modules/autocannon/autocannon.js')
+  const out = await run(process.execPath, [cli, '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', BODY, '--json', url])
+  const result = JSON.parse(out.slice(out.indexOf('{'))) as { requests: { average: number; sent: number }; latency: { p50: number; p99: number }; errors: number; timeouts: number; non2xx: number; '2xx': number }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx, ok: result['2xx'], sent: result.requests.sent }
+}
+
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
+    child.once('error', reject)
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}:\n${out}`))))
+  })
+}
+
+/** CPU ticks of each thread of a process, by thread id. */
+function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ticks.set(tid, cpuTicks(`/proc/${pid}/task/${tid}/stat`))
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ticks
 }
 
 /** User + system CPU time of a process or thread, in clock ticks (utime and stime of /proc stat). */
@@ -320,7 +391,7 @@ function summarize(
 
   const table = systems.map(
     (s) =>
-      `| ${s} | ${mean(s, 'rps').toFixed(0)} | ${mean(s, 'p50').toFixed(1)} | ${worst(s, 'p99')} | ${total(s, 'errors')} | ${total(s, 'non2xx')} | ${rssOf(s).toFixed(0)} | ${mean(s, 'cpuUs').toFixed(0)} | ${mean(s, 'mainCpuUs').toFixed(0)} |`,
+      `| ${s} | ${mean(s, 'rps').toFixed(0)} | ${mean(s, 'p50').toFixed(1)} | ${worst(s, 'p99')} | ${total(s, 'errors')} | ${total(s, 'non2xx')} | ${rssOf(s).toFixed(0)} | ${mean(s, 'cpuUs').toFixed(0)} | ${mean(s, 'mainCpuUs').toFixed(0)} | ${mean(s, 'otherCpuUs').toFixed(0)} |`,
   )
   const ratio = (a: string, b: string) => mean(a, 'rps') / mean(b, 'rps')
   const intake = ratio('hookrelay intake', 'fastify (bare)')
@@ -329,8 +400,8 @@ function summarize(
   const hookrelaySystems = systems.filter((s) => s.startsWith('hookrelay'))
   const p99 = Math.max(...hookrelaySystems.map((s) => worst(s, 'p99')))
   const errors = hookrelaySystems.reduce((n, s) => n + total(s, 'errors') + total(s, 'non2xx'), 0)
-  // autocannon stops counting with requests in flight: those are kept and answered, but not
-  // counted as 2xx. So every 2xx must be kept (kept >= 2xx), and nothing beyond what was sent.
+  // The load generator stops counting with requests in flight: those are kept and answered, but
+  // not counted as 2xx. So every 2xx must be kept (kept >= 2xx), and nothing beyond what was sent.
   let rowsOk = true
   const rowLines = ['intake', 'relay', 'chain'].map((p) => {
     const ok = answered.get(`hookrelay ${p}`) ?? 0
@@ -347,20 +418,19 @@ function summarize(
   return `# Benchmark results
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds × ${DURATION} s per system, ${CONNECTIONS} connections,
-a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback, autocannon in the
-bench process. hookrelay runs as the production image runs it (the \`dist/\` bundle), journal with \`synchronous=FULL\`, logging JSON lines at info level.
+a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. hookrelay runs as the production image runs it (the \`dist/\` bundle), journal with \`synchronous=FULL\`, logging JSON lines at info level.
 
 Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${process.version}.
 The machine is shared and noisy: compare the ratios, not the absolute numbers.
 
-| system | req/s (mean) | p50 ms (mean) | p99 ms (worst) | errors | non-2xx | peak RSS MB | CPU µs/req (all threads) | CPU µs/req (main thread) |
-|---|---|---|---|---|---|---|---|---|
+| system | req/s (mean) | p50 ms (mean) | p99 ms (worst) | errors | non-2xx | peak RSS MB | CPU µs/req (all threads) | CPU µs/req (main thread) | CPU µs/req (busiest other thread) |
+|---|---|---|---|---|---|---|---|---|---|
 ${table.join('\n')}
 
 The upstream target (a bare \`node:http\` server, for the relay and chain systems) peaked at ${(rss.get('target') ?? 0).toFixed(0)} MB.
 CPU per request is each server's user + system time from \`/proc\` over the load, divided by the
-requests answered 2xx; the main thread is the event loop (for hookrelay the rest is its journal
-writer thread and V8's helper threads).
+requests answered 2xx; the main thread is the event loop; for hookrelay the busiest other thread
+is its journal writer (Node names no thread; V8's helpers and libuv's pool share the rest).
 
 ## Targets
 
