@@ -4,7 +4,11 @@
  */
 import type { Masked } from '../secrets/masker.js'
 import type { Db } from './db.js'
+import { searchText } from './search-text.mjs'
 import type { Write } from './writer.js'
+
+/** The most runs past the search index a search reads directly (the index catches up when the writer is idle). */
+const MAX_NOT_INDEXED = 20_000
 
 export const RUN_STATUSES = ['running', 'ok', 'failed', 'rejected', 'skipped', 'interrupted', 'duplicate'] as const
 export type RunStatus = (typeof RUN_STATUSES)[number]
@@ -266,6 +270,8 @@ export const runWrites = {
 export class RunsRepository {
   readonly #list
   readonly #search
+  readonly #notIndexed
+  readonly #searchTogether
   readonly #hasPipeline
   readonly #pipelines
   readonly #get
@@ -286,7 +292,17 @@ export class RunsRepository {
     )
     // Through the trigram index, newest (last inserted) first, so a LIMIT stops the walk early.
     // The cursor is a run id, turned into its row: retention deletes oldest first, so a cursor
-    // whose run is gone has nothing older left either.
+    // whose run is gone has nothing older left either. The runs the writer thread has not indexed
+    // yet (past search_state, see sql-worker.mjs) are read directly, newest first, and come first.
+    this.#notIndexed = db.prepare(
+      `SELECT r.id, r.pipeline, r.status, r.received_at, r.duration_ms, r.error, r.request, r.shown
+       FROM runs r
+       WHERE r.rowid > (SELECT last_rowid FROM search_state WHERE id = 1)
+         AND (@pipeline IS NULL OR r.pipeline = @pipeline) AND (@status IS NULL OR r.status = @status)
+         AND (@before IS NULL OR r.rowid < (SELECT rowid FROM runs WHERE id = @before))
+         AND (@since IS NULL OR r.id >= @since) AND (@until IS NULL OR r.id < @until)
+       ORDER BY r.rowid DESC LIMIT ${MAX_NOT_INDEXED}`,
+    )
     this.#search = db.prepare(
       `SELECT r.id, r.pipeline, r.status, r.received_at, r.duration_ms, r.error, r.request, r.shown
        FROM runs_search s JOIN runs r ON r.rowid = s.rowid
@@ -295,6 +311,8 @@ export class RunsRepository {
          AND (@since IS NULL OR r.id >= @since) AND (@until IS NULL OR r.id < @until)
        ORDER BY s.rowid DESC LIMIT @limit`,
     )
+    // Both reads in one read transaction: the writer thread indexing meanwhile cannot make a run show twice, or not at all.
+    this.#searchTogether = db.transaction((text: string, filter: RunFilter) => this.#searchInOne(text, filter))
     this.#hasPipeline = db.prepare('SELECT 1 FROM runs WHERE pipeline = ? LIMIT 1').pluck()
     this.#pipelines = db.prepare('SELECT DISTINCT pipeline FROM runs ORDER BY pipeline').pluck()
     this.#get = db.prepare(
@@ -339,9 +357,21 @@ export class RunsRepository {
     return this.#list.all(filterParams(filter)) as RunSummary[]
   }
 
-  /** Runs whose request's values contain `text` (3 characters or more; case is ignored). */
+  /**
+   * Runs whose request's values contain `text` (3 characters or more; case is ignored), newest
+   * first, up to `filter.limit`: those not indexed yet, then the index's hits.
+   */
   search(text: string, filter: RunFilter): SearchHit[] {
-    return this.#search.all({ ...filterParams(filter), match: `"${text.replaceAll('"', '""')}"` }) as SearchHit[]
+    return this.#searchTogether(text, filter)
+  }
+
+  #searchInOne(text: string, filter: RunFilter): SearchHit[] {
+    const params = filterParams(filter)
+    const needle = text.toLowerCase()
+    const recent = (this.#notIndexed.all(params) as SearchHit[]).filter((run) => searchText(run.request).toLowerCase().includes(needle))
+    if (recent.length >= filter.limit) return recent.slice(0, filter.limit)
+    const indexed = this.#search.all({ ...params, limit: filter.limit - recent.length, match: `"${text.replaceAll('"', '""')}"` }) as SearchHit[]
+    return [...recent, ...indexed]
   }
 
   /** Whether the journal has a run of `pipeline`. */

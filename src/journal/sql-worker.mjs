@@ -113,6 +113,54 @@ function control(message) {
   return true
 }
 
+// The search index (migrations/010): runs are indexed after they commit, only while the thread
+// has had nothing to do for IDLE_MS, a batch at a time, each batch in its own transaction
+// without fsync: the index is derived from the runs, and a batch lost to a power cut is indexed
+// again (search_state moves with it). Under steady load the index waits; the search reads the
+// runs past search_state directly (journal/runs.ts), so nothing is missed meanwhile.
+const IDLE_MS = 25
+const INDEX_BATCH = 64
+const indexedUpTo = db.prepare('SELECT last_rowid FROM search_state WHERE id = 1').pluck()
+const notIndexed = db.prepare('SELECT rowid, request FROM runs WHERE rowid > ? ORDER BY rowid LIMIT ?')
+const addToIndex = db.prepare('INSERT INTO runs_search (rowid, text) VALUES (?, ?)')
+const markIndexed = db.prepare('UPDATE search_state SET last_rowid = ? WHERE id = 1')
+// Read and written under one write lock (BEGIN IMMEDIATE): another writer (a CLI replay's
+// thread) indexing at the same moment waits, then starts where this one ended.
+const indexBatch = db.transaction(() => {
+  const rows = notIndexed.all(indexedUpTo.get(), INDEX_BATCH)
+  for (const row of rows) addToIndex.run(row.rowid, searchText(row.request))
+  if (rows.length > 0) markIndexed.run(rows.at(-1).rowid)
+  return rows.length
+})
+let lastBusy = 0
+let indexTimer
+
+/** Indexes one batch if the thread is idle; goes on while there is more and it stays idle. */
+function indexWhenIdle() {
+  indexTimer = undefined
+  if (closed) return
+  const idleFor = Date.now() - lastBusy
+  if (idleFor < IDLE_MS) return scheduleIndex(IDLE_MS - idleFor)
+  let more = false
+  try {
+    db.pragma('synchronous = OFF')
+    try {
+      more = indexBatch.immediate() === INDEX_BATCH
+    } finally {
+      db.pragma('synchronous = FULL')
+    }
+  } catch {
+    // a held lock or a full disk: the next idle moment tries again
+    more = true
+  }
+  if (more) scheduleIndex(0)
+}
+
+function scheduleIndex(delayMs) {
+  if (indexTimer === undefined && !closed) indexTimer = setTimeout(indexWhenIdle, delayMs)
+}
+
+let closed = false
 parentPort.on('message', (first) => {
   let group = []
   for (let message = first; message; message = receiveMessageOnPort(parentPort)?.message) {
@@ -122,9 +170,17 @@ parentPort.on('message', (first) => {
     }
     commit(group)
     group = []
-    if (!control(message)) return
+    if (!control(message)) {
+      closed = true
+      clearTimeout(indexTimer)
+      return
+    }
   }
   commit(group)
+  lastBusy = Date.now()
+  scheduleIndex(IDLE_MS)
 })
+
+scheduleIndex(IDLE_MS) // what a previous process left unindexed
 
 parentPort.postMessage({ ready: true })

@@ -53,6 +53,18 @@ pipelines:
   const post = (service: TestService, body: string, type: string) =>
     service.call('/hooks/leads/leads-key-0123456789', { method: 'POST', headers: { 'content-type': type }, body })
   const ids = (page: { runs: Array<{ id: string }> }) => page.runs.map((r) => r.id)
+  /** The run ids of every page of `query`, following `next` (at most 10 pages). */
+  async function everyPage(service: TestService, query: string): Promise<string[]> {
+    const seen: string[] = []
+    let cursor = ''
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await service.journal(`${query}${cursor}`)
+      seen.push(...ids(page))
+      if (!page.next) break
+      cursor = `&before=${page.next}`
+    }
+    return seen
+  }
 
   it('finds runs by a part of an email, a phone or a name, however the sender encoded it', async () => {
     hr = await startHookrelay(SEARCH)
@@ -85,15 +97,22 @@ pipelines:
     const sent: string[] = []
     for (let i = 0; i < 7; i++) sent.push((await post(hr, JSON.stringify({ email: `user${i}@school.ru` }), 'application/json')).headers.get('x-hookrelay-run')!)
     await post(hr, JSON.stringify({ email: 'other@elsewhere.org' }), 'application/json')
-    const seen: string[] = []
-    let cursor = ''
-    for (let pages = 0; pages < 10; pages++) {
-      const page = await hr.journal(`?q=school.ru&limit=3${cursor}`)
-      seen.push(...ids(page))
-      if (!page.next) break
-      cursor = `&before=${page.next}`
-    }
-    expect(seen).toEqual([...sent].reverse())
+    expect(await everyPage(hr, '?q=school.ru&limit=3')).toEqual([...sent].reverse())
+  })
+
+  it('finds runs the index has caught up with and runs it has not yet, in one order', async () => {
+    hr = await startHookrelay(SEARCH)
+    const service = hr
+    const send = async (i: number) => (await post(service, JSON.stringify({ email: `pupil${i}@lyceum.ru` }), 'application/json')).headers.get('x-hookrelay-run')!
+    const sent: string[] = []
+    for (let i = 0; i < 7; i++) sent.push(await send(i))
+    // The writer thread indexes once it has had nothing to do for a moment.
+    const indexedUpTo = () => service.service.db.prepare('SELECT (SELECT last_rowid FROM search_state) = (SELECT max(rowid) FROM runs)').pluck().get()
+    await expect.poll(indexedUpTo, { timeout: 5000 }).toBe(1)
+    for (let i = 7; i < 10; i++) sent.push(await send(i)) // just kept: not indexed yet, or only just
+    expect(await everyPage(service, '?q=lyceum.ru&limit=4')).toEqual([...sent].reverse())
+    await expect.poll(indexedUpTo, { timeout: 5000 }).toBe(1)
+    expect(ids(await service.journal('?q=pupil9@'))).toEqual([sent[9]])
   })
 
   it('since and until keep to a time range (until excluded), in any zone', async () => {
