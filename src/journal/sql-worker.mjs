@@ -114,9 +114,9 @@ function control(message) {
 }
 
 // The search index (migrations/010): runs are indexed after they commit, only while the thread
-// has had nothing to do for IDLE_MS, a batch at a time, each batch in its own transaction
-// without fsync: the index is derived from the runs, and a batch lost to a power cut is indexed
-// again (search_state moves with it). Under steady load the index waits; the search reads the
+// has had nothing to do for IDLE_MS, a batch at a time, each batch in its own transaction with
+// synchronous=NORMAL: no fsync at its commit (WAL stays safe from corruption in that mode, not in
+// OFF), and a batch a power cut rolls back is indexed again (search_state moves with it). Under steady load the index waits; the search reads the
 // runs past search_state directly (journal/runs.ts), so nothing is missed meanwhile.
 const IDLE_MS = 25
 const INDEX_BATCH = 64
@@ -143,7 +143,7 @@ function indexWhenIdle() {
   if (idleFor < IDLE_MS) return scheduleIndex(IDLE_MS - idleFor)
   let more = false
   try {
-    db.pragma('synchronous = OFF')
+    db.pragma('synchronous = NORMAL')
     try {
       more = indexBatch.immediate() === INDEX_BATCH
     } finally {
