@@ -116,10 +116,13 @@ function control(message) {
 // The search index (migrations/010): runs are indexed after they commit, only while the thread
 // has had nothing to do for IDLE_MS, a batch at a time, each batch in its own transaction with
 // synchronous=NORMAL: no fsync at its commit (WAL stays safe from corruption in that mode, not in
-// OFF), and a batch a power cut rolls back is indexed again (search_state moves with it). Under steady load the index waits; the search reads the
-// runs past search_state directly (journal/runs.ts), so nothing is missed meanwhile.
+// OFF), and a batch a power cut rolls back is indexed again (search_state moves with it). Under
+// steady load the index waits; the search reads the runs past search_state directly
+// (journal/runs.ts), so nothing is missed meanwhile.
 const IDLE_MS = 25
 const INDEX_BATCH = 64
+/** After a failed batch (a lock another program holds, a full disk): try again this much later, not at once. */
+const INDEX_RETRY_MS = 1000
 const indexedUpTo = db.prepare('SELECT last_rowid FROM search_state WHERE id = 1').pluck()
 const notIndexed = db.prepare('SELECT rowid, request FROM runs WHERE rowid > ? ORDER BY rowid LIMIT ?')
 const addToIndex = db.prepare('INSERT INTO runs_search (rowid, text) VALUES (?, ?)')
@@ -141,19 +144,18 @@ function indexWhenIdle() {
   if (closed) return
   const idleFor = Date.now() - lastBusy
   if (idleFor < IDLE_MS) return scheduleIndex(IDLE_MS - idleFor)
-  let more = false
+  let next
   try {
     db.pragma('synchronous = NORMAL')
     try {
-      more = indexBatch.immediate() === INDEX_BATCH
+      if (indexBatch.immediate() === INDEX_BATCH) next = 0 // more to do, while idle
     } finally {
       db.pragma('synchronous = FULL')
     }
   } catch {
-    // a held lock or a full disk: the next idle moment tries again
-    more = true
+    next = INDEX_RETRY_MS
   }
-  if (more) scheduleIndex(0)
+  if (next !== undefined) scheduleIndex(next)
 }
 
 function scheduleIndex(delayMs) {
