@@ -11,7 +11,7 @@ import {
   type RunFilter,
   type RunFinish,
   type RunSummary,
-  type SearchHit,
+  type SearchBatch,
   type SentAnswer,
   type StepFinish,
   type StepStart,
@@ -96,7 +96,7 @@ export class Journal {
   }
 
   /** Runs whose request's values contain `text` (see runs_search); check hits with view.ts's findRuns. */
-  search(text: string, filter: RunFilter): SearchHit[] {
+  search(text: string, filter: RunFilter): SearchBatch {
     return this.#runs.search(text, filter)
   }
 

@@ -108,7 +108,9 @@ export function readFilter(query: Record<string, string | string[] | undefined>,
   if (before !== undefined) filter.before = before
   const q = one('q')?.trim()
   if (q) {
-    if ([...q].length < MIN_SEARCH_CHARS || q.length > MAX_SEARCH_CHARS) return bad(`q must be ${MIN_SEARCH_CHARS} to ${MAX_SEARCH_CHARS} characters (an email, a phone, an order number or a part of one), got ${[...q].length}`)
+    const length = [...q].length
+    if (length < MIN_SEARCH_CHARS || length > MAX_SEARCH_CHARS) return bad(`q must be ${MIN_SEARCH_CHARS} to ${MAX_SEARCH_CHARS} characters (an email, a phone, an order number or a part of one), got ${length}`)
+    if (/[\u0000-\u001f\u007f]/.test(q)) return bad('q must not hold control characters (a line break, a tab, a NUL ...): search for one line of text')
     filter.q = q
   }
   for (const key of ['since', 'until'] as const) {

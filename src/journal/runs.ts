@@ -147,6 +147,12 @@ export interface SearchHit extends RunSummary {
   shown: string | null
 }
 
+/** Candidates, newest first, and where to go on from (a run id for `before`), or undefined when there are no more. */
+export interface SearchBatch {
+  hits: SearchHit[]
+  resume: string | undefined
+}
+
 /** A value for a JSON column: objects go as they are (the writer thread serializes them), scalars as JSON text. */
 const jsonValue = (value: unknown): unknown => (value === undefined ? null : typeof value === 'object' && value !== null ? value : JSON.stringify(value))
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T))
@@ -361,17 +367,22 @@ export class RunsRepository {
    * Runs whose request's values contain `text` (3 characters or more; case is ignored), newest
    * first, up to `filter.limit`: those not indexed yet, then the index's hits.
    */
-  search(text: string, filter: RunFilter): SearchHit[] {
+  search(text: string, filter: RunFilter): SearchBatch {
     return this.#searchTogether(text, filter)
   }
 
-  #searchInOne(text: string, filter: RunFilter): SearchHit[] {
+  #searchInOne(text: string, filter: RunFilter): SearchBatch {
     const params = filterParams(filter)
     const needle = text.toLowerCase()
-    const recent = (this.#notIndexed.all(params) as SearchHit[]).filter((run) => searchText(run.request).toLowerCase().includes(needle))
-    if (recent.length >= filter.limit) return recent.slice(0, filter.limit)
-    const indexed = this.#search.all({ ...params, limit: filter.limit - recent.length, match: `"${text.replaceAll('"', '""')}"` }) as SearchHit[]
-    return [...recent, ...indexed]
+    const tail = this.#notIndexed.all(params) as SearchHit[]
+    const recent = tail.filter((run) => searchText(run.request).toLowerCase().includes(needle))
+    if (recent.length >= filter.limit) return { hits: recent.slice(0, filter.limit), resume: recent[filter.limit - 1]!.id }
+    // Read as many as it may at once: the next batch goes on below the oldest run read.
+    if (tail.length === MAX_NOT_INDEXED) return { hits: recent, resume: tail.at(-1)!.id }
+    const wanted = filter.limit - recent.length
+    const indexed = this.#search.all({ ...params, limit: wanted, match: `"${text.replaceAll('"', '""')}"` }) as SearchHit[]
+    const hits = [...recent, ...indexed]
+    return { hits, resume: indexed.length === wanted ? hits.at(-1)!.id : undefined }
   }
 
   /** Whether the journal has a run of `pipeline`. */

@@ -18,11 +18,14 @@ export interface Found {
   next: string | null
 }
 
+/** How many batches of candidates one search page reads at most (each of up to limit + 1). */
+const MAX_SEARCH_BATCHES = 50
+
 /**
  * A page of runs, newest first; with `q`, only runs whose request holds the text once masked.
- * The index holds the request's values as kept, so a hit is checked against the masked text:
- * a search can never tell whether a secret holds a piece of text. (A page of a search may then
- * hold fewer than `limit` runs; `next` still leads on.)
+ * The index holds the request's values as kept, so every candidate is checked against its
+ * masked text, and the page and its `next` are made of the runs that pass only: neither what
+ * is shown nor where the next page starts can tell that a secret holds a piece of the text.
  */
 export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & { q?: string | undefined }): Found {
   const { q, ...rest } = filter
@@ -32,11 +35,21 @@ export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & {
     const runs = rows.slice(0, limit)
     return { runs, next: rows.length > limit ? (runs.at(-1)?.id ?? null) : null }
   }
-  const hits = journal.search(q, { ...rest, limit: limit + 1 })
-  const page = hits.slice(0, limit)
   const needle = fold(q)
-  const runs = page.filter((hit) => fold(maskedSearchText(hit, masker)).includes(needle)).map(summary)
-  return { runs, next: hits.length > limit ? (page.at(-1)?.id ?? null) : null }
+  const passed: SearchHit[] = []
+  let before = rest.before
+  let more = false
+  for (let batch = 0; batch < MAX_SEARCH_BATCHES && passed.length <= limit; batch++) {
+    const { hits, resume } = journal.search(q, { ...rest, before, limit: limit + 1 })
+    for (const hit of hits) if (fold(maskedSearchText(hit, masker)).includes(needle)) passed.push(hit)
+    more = resume !== undefined
+    if (!more) break
+    before = resume
+  }
+  const runs = passed.slice(0, limit).map(summary)
+  // Past the batches' bound with candidates left, the next page goes on after the last run shown.
+  const next = passed.length > limit || (more && runs.length > 0) ? runs.at(-1)!.id : null
+  return { runs, next }
 }
 
 /** The run as it is shown, masked: the kept body re-read (JSON shows as JSON) and its own secret fields hidden. */
@@ -61,13 +74,19 @@ function keptBody(kept: KeptRequest): unknown {
   return body.error ? null : body.value
 }
 
-/** The hit's search text as the run's own masker shows it. */
+/**
+ * The hit's search text as the run page shows its request: the body and the query with the
+ * values under secret names hidden (whatever their length) and every secret the run's masker
+ * knows hidden; cut to the index's lengths only after that.
+ */
 function maskedSearchText(hit: SearchHit, masker: Masker): string {
   const mask = masker.forRun()
   const kept = JSON.parse(hit.request) as KeptRequest
   mask.learnFields(keptBody(kept))
-  const request = hit.shown === null ? hit.request : JSON.stringify({ ...kept, raw: hit.shown })
-  return mask.text(searchText(request))
+  mask.learnFields(kept.query)
+  const raw = hit.shown ?? (kept.encoding ? kept.raw : mask.body(kept.raw, kept.headers['content-type']))
+  const query = JSON.parse(mask.body(JSON.stringify(kept.query ?? {}), 'application/json')) as unknown
+  return mask.text(searchText(JSON.stringify({ ...kept, raw, query })))
 }
 
 function summary({ request: _request, shown: _shown, ...run }: SearchHit): RunSummary {

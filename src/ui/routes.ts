@@ -74,7 +74,7 @@ class Sessions {
 export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promise<void> {
   const { journal, token, masker, timeZone } = options
   const engine = new Liquid({ templates: TEMPLATES, outputEscape: 'escape', strictFilters: true, ownPropertyOnly: true })
-  engine.registerFilter('fill', (text: string, value: unknown) => text.replace('%s', String(value)))
+  engine.registerFilter('fill', (text: string, value: unknown) => fill(text, value))
   const parsed = Object.fromEntries(Object.entries(TEMPLATES).map(([name, text]) => [name, engine.parse(text)]))
   const sessions = new Sessions()
   await app.register(cookie)
@@ -109,7 +109,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     // As the API: the right token always gets in; wrong ones are counted, and refused at the limit.
     if (!tokenMatches(given, token)) {
       const wait = options.limiter.blockedFor(request.ip)
-      if (wait > 0) return page(reply.header('retry-after', String(wait)), 429, 'login', { lang, t, problem: t.too_many.replace('%s', String(wait)) })
+      if (wait > 0) return page(reply.header('retry-after', String(wait)), 429, 'login', { lang, t, problem: fill(t.too_many, wait) })
       options.limiter.fail(request.ip)
       return page(reply, 401, 'login', { lang, t, problem: t.wrong_token })
     }
@@ -135,7 +135,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     if (!token || !loggedIn(request)) return reply.redirect('/ui', 303)
     const run = journal.get(request.params.id)
     const scope = { lang, t, loggedIn: true, timeZone }
-    if (!run) return page(reply, 404, 'run', { ...scope, problem: t.not_found.replace('%s', request.params.id) })
+    if (!run) return page(reply, 404, 'run', { ...scope, problem: fill(t.not_found, request.params.id) })
     return page(reply, 200, 'run', { ...scope, run: runModel(runView(run, masker) as unknown as RunView, lang, t) })
   })
 
@@ -165,7 +165,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
       const day = form[field]
       if (day === undefined) continue
       const at = field === 'from' ? zonedDayStart(day, timeZone) : dayAfter(day, timeZone)
-      if (at === undefined) return problem(t.bad_date.replace('%s', day))
+      if (at === undefined) return problem(fill(t.bad_date, day))
       range[key] = new Date(at).toISOString()
     }
     const filter = readFilter({ pipeline: form.pipeline, status: form.status, q: form.q, before: form.before, ...range })
@@ -238,6 +238,11 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
       replayCommand: `hookrelay replay ${run.id} --config ${options.configFile}`,
     }
   }
+}
+
+/** The message with `value` in place of its %s (taken as text: no `$&` patterns). */
+function fill(text: string, value: unknown): string {
+  return text.replace('%s', () => String(value))
 }
 
 function runHref(id: string): string {

@@ -5,6 +5,7 @@ export function zonedDayStart(day: string, timeZone: string): number | undefined
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day)
   if (!m) return undefined
   const [year, month, date] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  if (year < 1970 || year > 2999) return undefined // no journal holds a run from outside these
   const utc = Date.UTC(year, month - 1, date)
   const back = new Date(utc)
   if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== date) return undefined

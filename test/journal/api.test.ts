@@ -181,6 +181,7 @@ describe('listing', () => {
     ['?status=done', "status 'done' is not one of running, ok, failed, rejected, skipped, interrupted, duplicate"],
     ['?pipline=alpha', "unknown filter 'pipline' (allowed: pipeline, status, limit, before, q, since, until, pretty)"],
     ['?q=ab', 'q must be 3 to 200 characters (an email, a phone, an order number or a part of one), got 2'],
+    ['?q=ab%00', 'q must not hold control characters (a line break, a tab, a NUL ...): search for one line of text'],
     ['?since=yesterday', "since must be an ISO 8601 time such as 2026-12-01T09:00:00Z or 2026-12-01T12:00:00+03:00 (or a date, 2026-12-01, for its start in UTC), got 'yesterday'"],
     ['?until=2026-13-45', "until must be an ISO 8601 time such as 2026-12-01T09:00:00Z or 2026-12-01T12:00:00+03:00 (or a date, 2026-12-01, for its start in UTC), got '2026-13-45'"],
   ])('answers 400 to %s', async (query, message) => {
