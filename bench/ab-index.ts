@@ -5,53 +5,24 @@
  * ..., BENCH_ROUNDS rounds of BENCH_DURATION s. Prints req/s, p99 and the CPU per request of
  * each process (all threads), and the ratio B/A from the same run.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { cpuTicks, HOOKRELAY_LISTENING, NODE_FLAGS, ROOT, run, startListening, WRK, wrkPostScript } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8)
-const ROOT = new URL('..', import.meta.url).pathname
-const WRK = process.env['WRK'] ?? ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p))
 const BODY = JSON.stringify({ id: '121161653', number: '6543', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: 'Москва', comment: 'x'.repeat(300) })
 const children: ChildProcess[] = []
-
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}:\n${out}`))))
-  })
-}
-
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return Number(fields[11]) + Number(fields[12])
-}
 
 async function startHookrelay(dir: string, name: string): Promise<{ child: ChildProcess; port: number }> {
   const config = join(dir, `${name}.yaml`)
   writeFileSync(config, `server: { host: 127.0.0.1, port: 0 }\njournal: { path: ${join(dir, `${name}.db`)} }\npipelines:\n  - id: intake\n    source: { type: http, key: intake-key-0123456789 }\n    actions: []\n`)
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', '--max-old-space-size=512', join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const onData = (d: Buffer) => {
-      out += d.toString()
-      const m = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)
-      if (m) {
-        child.stdout!.off('data', onData)
-        child.stdout!.resume()
-        resolve({ child, port: Number(m[1]) })
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)))
-  })
+  const started = await startListening([...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], HOOKRELAY_LISTENING)
+  children.push(started.child)
+  return started
 }
 
 /** Waits (at most 60 s) until the writer thread has indexed every run; returns how long it took, in ms. */
@@ -77,20 +48,19 @@ async function main(): Promise<void> {
     const db = new Database(join(dir, 'b.db'))
     db.exec('UPDATE search_state SET last_rowid = 9000000000000000000') // B never indexes
     db.close()
-    const script = join(dir, 'post.lua')
-    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`)
+    const script = wrkPostScript(dir, BODY)
     const results: Record<'a' | 'b', Array<{ rps: number; p99: string; cpuUs: number }>> = { a: [], b: [] }
     for (let round = 0; round <= ROUNDS; round++) {
       for (const [name, server] of [['a', a], ['b', b]] as const) {
-        const before = cpuTicks(server.child.pid!)
+        const before = cpuTicks(`/proc/${server.child.pid!}/stat`)
         const out = await run(WRK, ['-t1', '-c50', `-d${round === 0 ? 2 : DURATION}s`, '--latency', '-s', script, `http://127.0.0.1:${server.port}/hooks/intake/intake-key-0123456789`])
         const requests = Number(/(\d+) requests in/.exec(out)?.[1])
         const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
         const p99 = /^\s+99%\s+(\S+)$/m.exec(out)?.[1] ?? '?'
-        const cpuUs = ((cpuTicks(server.child.pid!) - before) * 10_000) / requests
+        const cpuUs = ((cpuTicks(`/proc/${server.child.pid!}/stat`) - before) * 10_000) / requests
         // A indexes once the load stops: let it catch up (and count that CPU) before B's turn.
         const caughtUp = name === 'a' ? await waitIndexed(join(dir, 'a.db')) : 0
-        const cpuWithIndexUs = ((cpuTicks(server.child.pid!) - before) * 10_000) / requests
+        const cpuWithIndexUs = ((cpuTicks(`/proc/${server.child.pid!}/stat`) - before) * 10_000) / requests
         if (round > 0) results[name].push({ rps, p99, cpuUs: cpuWithIndexUs }) // round 0 warms up
         process.stderr.write(
           `${round === 0 ? 'warm-up' : `round ${round}`} ${name === 'a' ? 'A (with the index)' : 'B (without)'}: ${rps.toFixed(0)} req/s, p99 ${p99}, CPU ${cpuUs.toFixed(0)} µs/req under load, ${cpuWithIndexUs.toFixed(0)} with the catching up (${caughtUp} ms)\n`,

@@ -7,18 +7,16 @@
  * upstream, answering, logging, GC, and the rest. Per request answered, in µs of the main
  * thread. Writes bench/RESULTS-profile.md.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, release, tmpdir } from 'node:os'
 import { SourceMap } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { bundleServers, HOOKRELAY_LISTENING, NODE_FLAGS, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
 
 const SECONDS = Number(process.env['PROFILE_DURATION'] ?? 8)
 const CONNECTIONS = 50
-const ROOT = new URL('..', import.meta.url).pathname
-const WRK = process.env['WRK'] ?? ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p))
 const BODY = JSON.stringify({
   id: '121161653',
   number: '6543',
@@ -92,41 +90,11 @@ function categorize(profile: Profile): Map<string, number> {
   return totals
 }
 
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}:\n${out}`))))
-  })
-}
-
-/** Starts `args` under the profiler; resolves with the process and its port once it prints one. */
-function start(args: string[], profileDir: string, portPattern: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, '--max-semi-space-size=4', '--max-old-space-size=512', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const onData = (d: Buffer) => {
-      out += d.toString()
-      const m = portPattern.exec(out)
-      if (m) {
-        child.stdout!.off('data', onData)
-        child.stdout!.resume()
-        resolve({ child, port: Number(m[1]) })
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)))
-  })
-}
-
 async function profileSystem(name: string, args: string[], path: string, portPattern: RegExp, dir: string): Promise<{ name: string; requests: number; categories: Map<string, number> }> {
   const profileDir = join(dir, name.replace(/\W+/g, '-'))
   mkdirSync(profileDir)
-  const { child, port } = await start(args, profileDir, portPattern)
-  const script = join(dir, 'post.lua')
-  writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`)
+  const { child, port } = await startListening(['--cpu-prof', '--cpu-prof-dir', profileDir, ...NODE_FLAGS, ...args], portPattern)
+  const script = wrkPostScript(dir, BODY)
   const out = await run(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', script, `http://127.0.0.1:${port}${path}`])
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) - Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   child.kill('SIGINT') // the profile is written as the process exits
@@ -145,25 +113,13 @@ async function profileSystem(name: string, args: string[], path: string, portPat
 async function main(): Promise<void> {
   if (!WRK) throw new Error('bench:profile needs wrk: apt-get install wrk')
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' })
-  mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true })
-  const servers = mkdtempSync(join(ROOT, 'node_modules/.cache/hookrelay-profile-'))
+  const servers = await bundleServers()
   const dir = mkdtempSync(join(tmpdir(), 'hookrelay-profile-'))
   const children: ChildProcess[] = []
   try {
-    await build({
-      entryPoints: ['target', 'fastify-bare', 'fastify-forward'].map((n) => join(ROOT, `bench/servers/${n}.ts`)),
-      outdir: servers,
-      outExtension: { '.js': '.mjs' },
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'warning',
-    })
-    const target = spawn(process.execPath, [join(servers, 'target.mjs')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-    children.push(target)
-    const targetPort = await new Promise<number>((r) => target.stdout!.once('data', (d: Buffer) => r((JSON.parse(d.toString()) as { port: number }).port)))
+    const target = await startListening([join(servers, 'target.mjs')], SERVER_LISTENING)
+    children.push(target.child)
+    const targetPort = target.port
     const config = join(dir, 'config.yaml')
     writeFileSync(
       config,
@@ -179,13 +135,11 @@ pipelines:
       - { id: forward, type: http.request, url: "http://127.0.0.1:${targetPort}/", body: { json: "{{ request.body }}" } }
 `,
     )
-    const listening = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/
-    const portLine = /"port":(\d+)/
     const results = [
-      await profileSystem('fastify (bare)', [join(servers, 'fastify-bare.mjs')], '/', portLine, dir),
-      await profileSystem('hookrelay intake', [join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], '/hooks/intake/intake-key-0123456789', listening, dir),
-      await profileSystem('fastify+undici forward', [join(servers, 'fastify-forward.mjs'), `http://127.0.0.1:${targetPort}/`], '/', portLine, dir),
-      await profileSystem('hookrelay relay', [join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], '/hooks/relay/relay-key-0123456789', listening, dir),
+      await profileSystem('fastify (bare)', [join(servers, 'fastify-bare.mjs')], '/', SERVER_LISTENING, dir),
+      await profileSystem('hookrelay intake', [join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], '/hooks/intake/intake-key-0123456789', HOOKRELAY_LISTENING, dir),
+      await profileSystem('fastify+undici forward', [join(servers, 'fastify-forward.mjs'), `http://127.0.0.1:${targetPort}/`], '/', SERVER_LISTENING, dir),
+      await profileSystem('hookrelay relay', [join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], '/hooks/relay/relay-key-0123456789', HOOKRELAY_LISTENING, dir),
     ]
     const names = [...CATEGORIES.map(([c]) => c).filter((c) => c !== 'idle'), 'other hookrelay code']
     const per = (r: (typeof results)[number], c: string) => (r.requests > 0 ? (r.categories.get(c) ?? 0) / r.requests : 0)

@@ -16,17 +16,16 @@
  * Without wrk it falls back to autocannon in a process of its own, and the results say so.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { build } from 'esbuild'
 import { SECTION_END, SECTION_START } from './binary-section.js'
+import { bundleServers, cpuTicks, HOOKRELAY_LISTENING, NODE_FLAGS, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
 const CONNECTIONS = 50
-const ROOT = new URL('..', import.meta.url).pathname
 const TOKEN = 'bench-journal-token-0123456789'
 
 /** An order as a GetCourse process posts it, padded by a comment to 550 bytes of JSON. */
@@ -74,8 +73,7 @@ interface Run {
 
 const children: ChildProcess[] = []
 
-/** wrk's path, or undefined: then autocannon runs the load (see loadWith). */
-const WRK = process.env['WRK'] ?? ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p))
+/** Without wrk, autocannon runs the load (see load). */
 const GENERATOR = WRK ? 'wrk (C, one thread)' : 'autocannon in a process of its own (wrk is not installed: `apt-get install wrk` for truer ceilings)'
 
 /** The section npm run bench:binary wrote into RESULTS.md, kept as it is. */
@@ -140,40 +138,15 @@ async function main(): Promise<void> {
   }
 }
 
-/**
- * Bundles bench/servers/*.ts like dist/ (esbuild, one file each), so that every system runs as
- * plain node without a TypeScript loader and their memory compares fairly with hookrelay's.
- * Inside node_modules/.cache, so that their external imports resolve.
- */
-async function bundleServers(): Promise<string> {
-  mkdirSync(join(ROOT, 'node_modules/.cache'), { recursive: true })
-  const out = mkdtempSync(join(ROOT, 'node_modules/.cache/hookrelay-bench-'))
-  await build({
-    entryPoints: ['target', 'fastify-bare', 'fastify-forward'].map((name) => join(ROOT, `bench/servers/${name}.ts`)),
-    outdir: out,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    packages: 'external',
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'warning',
-  })
-  return out
-}
-
 function log(line: string): void {
   process.stderr.write(`${line}\n`)
 }
 
 /** Starts a bundled bench server; it prints {"port"} when listening. */
-function startServer(name: string, dir: string, args: string[] = []): Promise<Server> {
-  const child = spawn(process.execPath, [join(dir, `${name}.mjs`), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+async function startServer(name: string, dir: string, args: string[] = []): Promise<Server> {
+  const { child, port } = await startListening([join(dir, `${name}.mjs`), ...args], SERVER_LISTENING)
   children.push(child)
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve({ name, child, port: (JSON.parse(d.toString()) as { port: number }).port }))
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)))
-  })
+  return { name, child, port }
 }
 
 function writeConfig(dir: string, target: string, port = 0, db = 'bench.db'): string {
@@ -209,9 +182,6 @@ pipelines:
   return path
 }
 
-/** The heap flags the Dockerfile and `npm start` run with. */
-const NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=512']
-
 /** Runs the service the way the production image does (node with its flags, the dist/ bundle, no tsx). */
 function spawnHookrelay(config: string): ChildProcess {
   const child = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -219,22 +189,10 @@ function spawnHookrelay(config: string): ChildProcess {
   return child
 }
 
-function startHookrelay(config: string): Promise<Server> {
-  const child = spawnHookrelay(config)
-  return new Promise((resolve, reject) => {
-    let out = ''
-    const onData = (d: Buffer) => {
-      out += d.toString()
-      const m = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(out)
-      if (m) {
-        child.stdout!.off('data', onData)
-        child.stdout!.resume() // keep draining its log lines
-        resolve({ name: 'hookrelay', child, port: Number(m[1]) })
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`hookrelay exited with ${code}: ${out}`)))
-  })
+async function startHookrelay(config: string): Promise<Server> {
+  const { child, port } = await startListening([...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], HOOKRELAY_LISTENING)
+  children.push(child)
+  return { name: 'hookrelay', child, port }
 }
 
 /** Time from spawn to the first 200 from /healthz, three times; the median. */
@@ -290,8 +248,7 @@ async function load(url: string, seconds: number, server: Server): Promise<Omit<
 async function wrk(url: string, seconds: number): Promise<Load> {
   const dir = mkdtempSync(join(tmpdir(), 'hookrelay-wrk-'))
   try {
-    const script = join(dir, 'post.lua')
-    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`)
+    const script = wrkPostScript(dir, BODY)
     const out = await run(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url])
     const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN)
     const requests = number(/(\d+) requests in/)
@@ -321,17 +278,6 @@ async function autocannonProcess(url: string, seconds: number): Promise<Load> {
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx, ok: result['2xx'], sent: result.requests.sent }
 }
 
-function run(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()))
-    child.once('error', reject)
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}:\n${out}`))))
-  })
-}
-
 /** CPU ticks of each thread of a process, by thread id. */
 function threadTicks(pid: number): Map<string, number> {
   const ticks = new Map<string, number>()
@@ -343,12 +289,6 @@ function threadTicks(pid: number): Map<string, number> {
     }
   }
   return ticks
-}
-
-/** User + system CPU time of a process or thread, in clock ticks (utime and stime of /proc stat). */
-function cpuTicks(statPath: string): number {
-  const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ')
-  return Number(fields[11]) + Number(fields[12])
 }
 
 /** Ticks are 1/100 s on Linux (USER_HZ); per request, in µs. */
