@@ -1,6 +1,7 @@
 /** What the benches share: the load generator, the bench servers' bundle, starting servers, CPU from /proc. */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 
@@ -8,6 +9,12 @@ export const ROOT = new URL('..', import.meta.url).pathname
 
 /** wrk's path (`apt-get install wrk`), or undefined. */
 export const WRK = process.env['WRK'] ?? ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p))
+
+/** Without wrk, autocannon runs the load in a process of its own (see measure). */
+export const GENERATOR = WRK ? 'wrk (C, one thread)' : 'autocannon in a process of its own (wrk is not installed: `apt-get install wrk` for truer ceilings)'
+
+/** Connections the load keeps open. */
+export const CONNECTIONS = 50
 
 /** The heap flags the Dockerfile and `npm start` run with. */
 export const NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=512']
@@ -84,4 +91,92 @@ export function wrkPostScript(dir: string, body: string): string {
 export function cpuTicks(statPath: string): number {
   const fields = readFileSync(statPath, 'utf8').split(') ')[1]!.split(' ')
   return Number(fields[11]) + Number(fields[12])
+}
+
+/** What one load run measured. */
+export interface Load {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  ok: number
+  /** At most this many were sent: those answered, and those in flight when the load stopped. */
+  sent: number
+}
+
+export interface Measured extends Load {
+  /** CPU time the server spent per request answered: all its threads, its main (event-loop) thread, and its busiest other thread. */
+  cpuUs: number
+  mainCpuUs: number
+  otherCpuUs: number
+}
+
+/** POSTs `body` as JSON to `url` for `seconds` at CONNECTIONS connections; the server `pid`'s CPU per request with it. */
+export async function measure(url: string, seconds: number, pid: number, body: string): Promise<Measured> {
+  const before = { all: cpuTicks(`/proc/${pid}/stat`), threads: threadTicks(pid) }
+  const result = WRK ? await wrk(url, seconds, body) : await autocannonProcess(url, seconds, body)
+  const after = threadTicks(pid)
+  const delta = (tid: string) => (after.get(tid) ?? 0) - (before.threads.get(tid) ?? 0)
+  // Node names no thread: the busiest besides the event loop is the journal writer for hookrelay
+  // (V8's helpers and libuv's pool share the rest), undici's nothing for the bare servers.
+  const other = Math.max(0, ...[...after.keys()].filter((tid) => tid !== String(pid)).map(delta))
+  return {
+    ...result,
+    cpuUs: ticksToUs(cpuTicks(`/proc/${pid}/stat`) - before.all, result.ok),
+    mainCpuUs: ticksToUs(delta(String(pid)), result.ok),
+    otherCpuUs: ticksToUs(other, result.ok),
+  }
+}
+
+/** One wrk run: one thread, CONNECTIONS connections, the body by a Lua script. */
+async function wrk(url: string, seconds: number, body: string): Promise<Load> {
+  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-wrk-'))
+  try {
+    const script = wrkPostScript(dir, body)
+    const out = await run(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url])
+    const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN)
+    const requests = number(/(\d+) requests in/)
+    const non2xx = number(/Non-2xx or 3xx responses: (\d+)/) || 0
+    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
+    const errors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0
+    if (Number.isNaN(requests)) throw new Error(`wrk said nothing readable:\n${out}`)
+    return { rps: number(/Requests\/sec:\s+([\d.]+)/), p50: latencyMs(out, '50%'), p99: latencyMs(out, '99%'), errors, non2xx, ok: requests - non2xx, sent: requests + CONNECTIONS }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** A percentile of wrk's --latency distribution, in ms. */
+function latencyMs(out: string, percentile: string): number {
+  const m = new RegExp(`^\\s+${percentile}\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out)
+  if (!m) return Number.NaN
+  const value = Number(m[1])
+  return m[2] === 'us' ? value / 1000 : m[2] === 's' ? value * 1000 : value
+}
+
+/** autocannon as its own process (never inside this one, which would share its CPU accounting and event loop). */
+async function autocannonProcess(url: string, seconds: number, body: string): Promise<Load> {
+  const cli = join(ROOT, 'node_modules/autocannon/autocannon.js')
+  const out = await run(process.execPath, [cli, '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, '--json', url])
+  const result = JSON.parse(out.slice(out.indexOf('{'))) as { requests: { average: number; sent: number }; latency: { p50: number; p99: number }; errors: number; timeouts: number; non2xx: number; '2xx': number }
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx, ok: result['2xx'], sent: result.requests.sent }
+}
+
+/** CPU ticks of each thread of a process, by thread id. */
+function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ticks.set(tid, cpuTicks(`/proc/${pid}/task/${tid}/stat`))
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ticks
+}
+
+/** Ticks are 1/100 s on Linux (USER_HZ); per request, in µs. */
+function ticksToUs(ticks: number, requests: number): number {
+  return requests > 0 ? (ticks * 10_000) / requests : 0
 }

@@ -16,16 +16,15 @@
  * Without wrk it falls back to autocannon in a process of its own, and the results say so.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SECTION_END, SECTION_START } from './binary-section.js'
-import { bundleServers, cpuTicks, HOOKRELAY_LISTENING, NODE_FLAGS, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
+import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
-const CONNECTIONS = 50
 const TOKEN = 'bench-journal-token-0123456789'
 
 /** An order as a GetCourse process posts it, padded by a comment to 550 bytes of JSON. */
@@ -55,26 +54,13 @@ interface Server {
   port: number
 }
 
-interface Run {
+interface Run extends Measured {
   system: string
   round: number
-  rps: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
-  ok: number
-  sent: number
-  /** CPU time the server spent per request answered: all its threads, its main (event-loop) thread, and its busiest other thread. */
-  cpuUs: number
-  mainCpuUs: number
-  otherCpuUs: number
 }
 
 const children: ChildProcess[] = []
 
-/** Without wrk, autocannon runs the load (see load). */
-const GENERATOR = WRK ? 'wrk (C, one thread)' : 'autocannon in a process of its own (wrk is not installed: `apt-get install wrk` for truer ceilings)'
 
 /** The section npm run bench:binary wrote into RESULTS.md, kept as it is. */
 function binarySection(): string {
@@ -112,12 +98,12 @@ async function main(): Promise<void> {
       sent.set(system, (sent.get(system) ?? 0) + r.sent)
     }
     log('warming up ...')
-    for (const [system, url, server] of systems) count(system, await load(url, 2, server))
+    for (const [system, url, server] of systems) count(system, await measure(url, 2, server.child.pid!, BODY))
 
     const runs: Run[] = []
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [system, url, server] of systems) {
-        const r = await load(url, DURATION, server)
+        const r = await measure(url, DURATION, server.child.pid!, BODY)
         runs.push({ system, round, ...r })
         count(system, r)
         log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${r.cpuUs.toFixed(0)} µs/req (main ${r.mainCpuUs.toFixed(0)}, busiest other ${r.otherCpuUs.toFixed(0)})`)
@@ -214,86 +200,6 @@ async function measureColdStarts(dir: string, target: string): Promise<number[]>
     await new Promise((r) => child.once('exit', r))
   }
   return times.sort((a, b) => a - b)
-}
-
-interface Load {
-  rps: number
-  p50: number
-  p99: number
-  errors: number
-  non2xx: number
-  ok: number
-  /** At most this many were sent: those answered, and those in flight when the load stopped. */
-  sent: number
-}
-
-async function load(url: string, seconds: number, server: Server): Promise<Omit<Run, 'system' | 'round'>> {
-  const pid = server.child.pid!
-  const before = { all: cpuTicks(`/proc/${pid}/stat`), threads: threadTicks(pid) }
-  const result = WRK ? await wrk(url, seconds) : await autocannonProcess(url, seconds)
-  const after = threadTicks(pid)
-  const delta = (tid: string) => (after.get(tid) ?? 0) - (before.threads.get(tid) ?? 0)
-  // Node names no thread: the busiest besides the event loop is the journal writer for hookrelay
-  // (V8's helpers and libuv's pool share the rest), undici's nothing for the bare servers.
-  const other = Math.max(0, ...[...after.keys()].filter((tid) => tid !== String(pid)).map(delta))
-  return {
-    ...result,
-    cpuUs: ticksToUs(cpuTicks(`/proc/${pid}/stat`) - before.all, result.ok),
-    mainCpuUs: ticksToUs(delta(String(pid)), result.ok),
-    otherCpuUs: ticksToUs(other, result.ok),
-  }
-}
-
-/** One wrk run: one thread, CONNECTIONS connections, the body by a Lua script. */
-async function wrk(url: string, seconds: number): Promise<Load> {
-  const dir = mkdtempSync(join(tmpdir(), 'hookrelay-wrk-'))
-  try {
-    const script = wrkPostScript(dir, BODY)
-    const out = await run(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url])
-    const number = (re: RegExp) => Number(re.exec(out)?.[1] ?? Number.NaN)
-    const requests = number(/(\d+) requests in/)
-    const non2xx = number(/Non-2xx or 3xx responses: (\d+)/) || 0
-    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)
-    const errors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0
-    if (Number.isNaN(requests)) throw new Error(`wrk said nothing readable:\n${out}`)
-    return { rps: number(/Requests\/sec:\s+([\d.]+)/), p50: latencyMs(out, '50%'), p99: latencyMs(out, '99%'), errors, non2xx, ok: requests - non2xx, sent: requests + CONNECTIONS }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
-
-/** A percentile of wrk's --latency distribution, in ms. */
-function latencyMs(out: string, percentile: string): number {
-  const m = new RegExp(`^\\s+${percentile}\\s+([\\d.]+)(us|ms|s)$`, 'm').exec(out)
-  if (!m) return Number.NaN
-  const value = Number(m[1])
-  return m[2] === 'us' ? value / 1000 : m[2] === 's' ? value * 1000 : value
-}
-
-/** autocannon as its own process (never inside this one, which would share its CPU accounting and event loop). */
-async function autocannonProcess(url: string, seconds: number): Promise<Load> {
-  const cli = join(ROOT, 'node_modules/autocannon/autocannon.js')
-  const out = await run(process.execPath, [cli, '-c', String(CONNECTIONS), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', BODY, '--json', url])
-  const result = JSON.parse(out.slice(out.indexOf('{'))) as { requests: { average: number; sent: number }; latency: { p50: number; p99: number }; errors: number; timeouts: number; non2xx: number; '2xx': number }
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts, non2xx: result.non2xx, ok: result['2xx'], sent: result.requests.sent }
-}
-
-/** CPU ticks of each thread of a process, by thread id. */
-function threadTicks(pid: number): Map<string, number> {
-  const ticks = new Map<string, number>()
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ticks.set(tid, cpuTicks(`/proc/${pid}/task/${tid}/stat`))
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ticks
-}
-
-/** Ticks are 1/100 s on Linux (USER_HZ); per request, in µs. */
-function ticksToUs(ticks: number, requests: number): number {
-  return requests > 0 ? (ticks * 10_000) / requests : 0
 }
 
 /** Peak resident memory (VmHWM) of a process, in MB. */
