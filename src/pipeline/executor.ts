@@ -246,7 +246,11 @@ export class Executor {
   /** The run's one log line; the letter for a failure that is now on disk. */
   #ended(pipeline: CompiledPipeline, req: IncomingRequest, runId: string, end: Ending, durationMs: number, failure: Write[], log: Log): RunResult {
     const { status, error, answer } = end
-    log.info({ runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, durationMs, error }, 'run finished')
+    // The journal keeps every run: a run that went well is logged at debug only (an info line
+    // per run cost a tenth of intake's throughput, see bench/RESULTS-levers.md); one that did not, at info.
+    const line = { runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, durationMs, error }
+    if (status === 'ok') log.debug(line, 'run finished')
+    else log.info(line, 'run finished')
     this.#deps.metrics?.runEnded(pipeline.id, status, durationMs)
     if (failure.length > 0) this.#deps.failures?.reported(pipeline.id)
     return { runId, status, answer }
