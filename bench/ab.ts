@@ -13,7 +13,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { bundleServers, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
+import { bundleServers, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8)
@@ -88,7 +88,8 @@ async function main(): Promise<void> {
         }
       }
     }
-    process.stdout.write(`\n${report(results, a.commit)}\n`)
+    const rss = { a: peakRssMb(hookrelay.a.child.pid!), b: peakRssMb(hookrelay.b.child.pid!) }
+    process.stdout.write(`\n${report(results, a.commit)}\n\nPeak RSS: A ${rss.a.toFixed(0)} MB, B ${rss.b.toFixed(0)} MB (each served both systems).\n`)
   } finally {
     for (const child of children) child.kill('SIGTERM')
     await new Promise((r) => setTimeout(r, 500))

@@ -180,3 +180,9 @@ function threadTicks(pid: number): Map<string, number> {
 function ticksToUs(ticks: number, requests: number): number {
   return requests > 0 ? (ticks * 10_000) / requests : 0
 }
+
+/** Peak resident memory (VmHWM) of a process, in MB. */
+export function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+}

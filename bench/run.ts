@@ -21,7 +21,7 @@ import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SECTION_END, SECTION_START } from './binary-section.js'
-import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
+import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
@@ -200,12 +200,6 @@ async function measureColdStarts(dir: string, target: string): Promise<number[]>
     await new Promise((r) => child.once('exit', r))
   }
   return times.sort((a, b) => a - b)
-}
-
-/** Peak resident memory (VmHWM) of a process, in MB. */
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
 }
 
 function journalRows(path: string): Map<string, number> {
