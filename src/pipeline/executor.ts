@@ -72,8 +72,8 @@ export class Executor {
   constructor(deps: ExecutorDeps) {
     this.#deps = deps
     this.#dedupe = new Deduplicator(deps.journal)
-    // Every call in flight listens for the stop and stops listening when it ends: under load
-    // that is many listeners at once, and no leak (0: no limit, no false warning in the log).
+    // Outgoing calls share one listener (see http/client.ts); actions of other kinds may add
+    // their own while they run: no limit, so no false warning of a leak in the log.
     setMaxListeners(0, this.#abort.signal)
   }
 

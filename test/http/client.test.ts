@@ -109,6 +109,28 @@ describe('deadline, redirects and size', () => {
     expect(Date.now() - started).toBeLessThan(3000)
   })
 
+  it('ends every call of a stopped run at once: one waiting for its answer, one waiting to retry', async () => {
+    stub = await startStub(async (req, res) => {
+      if (req.path === '/busy') return json(res, 503, {}, { 'retry-after': '3' })
+      await new Promise((r) => setTimeout(r, 3000)) // answers after the stop
+      if (!res.destroyed) json(res, 200, { late: true })
+    })
+    const stop = new AbortController()
+    const started = Date.now()
+    const calls = [client.send(call(`${stub.url}/slow`), stop.signal), client.send(call(`${stub.url}/busy`, { retries: 2 }), stop.signal)].map(failure)
+    setTimeout(() => stop.abort(), 300)
+    const [slow, busy] = await Promise.all(calls)
+    expect(slow!.code).toBe('HR_RUN_ABORTED')
+    expect(busy!.code).toBe('HR_UPSTREAM_STATUS') // its last answer, a 503: the pause for Retry-After was cut short
+    expect(busy!.response?.status).toBe(503)
+    expect(stub.requests.filter((r) => r.path === '/busy')).toHaveLength(1)
+    expect(Date.now() - started).toBeLessThan(2000)
+    // A call made with a signal that has stopped already does not go out.
+    const before = stub.requests.length
+    expect((await failure(client.send(call(`${stub.url}/slow`), stop.signal))).code).toBe('HR_RUN_ABORTED')
+    expect(stub.requests).toHaveLength(before)
+  })
+
   it('does not follow a redirect', async () => {
     stub = await startStub((_r, res) => {
       res.writeHead(302, { location: 'http://127.0.0.1:1/elsewhere' })
