@@ -7,7 +7,9 @@
  * after a warm-up. Prints each system's req/s, worst p99 and CPU per request (event loop, writer
  * thread) for A and B, and the ratios B/A from the same run, as a Markdown table.
  *
- * BENCH_SYSTEMS=intake (or relay) measures one. A lever is kept only when B wins.
+ * BENCH_SYSTEMS=intake (or relay) measures one. BENCH_FLAGS_B="--max-semi-space-size=8 ..." runs
+ * B with those node flags instead of NODE_FLAGS (to measure the heap settings; give HEAD as the
+ * ref to compare the flags alone). A lever is kept only when B wins.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -19,6 +21,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8)
 const SYSTEMS = (process.env['BENCH_SYSTEMS'] ?? 'intake,relay').split(',')
 const BODY = JSON.stringify({ id: '121161653', number: '6543', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: 'Москва', comment: 'x'.repeat(300) })
+const FLAGS_B = process.env['BENCH_FLAGS_B']?.split(' ').filter(Boolean) ?? NODE_FLAGS
 const children: ChildProcess[] = []
 
 /** Builds hookrelay as of `ref` into a folder of node_modules/.cache (so that its imports resolve); returns its bundle. */
@@ -41,7 +44,7 @@ function buildWorkingTree(): string {
   return join(out, 'hookrelay.mjs')
 }
 
-async function startHookrelay(bundle: string, dir: string, name: string, target: string): Promise<{ child: ChildProcess; port: number }> {
+async function startHookrelay(bundle: string, dir: string, name: string, target: string, flags = NODE_FLAGS): Promise<{ child: ChildProcess; port: number }> {
   const config = join(dir, `${name}.yaml`)
   writeFileSync(
     config,
@@ -57,7 +60,7 @@ pipelines:
       - { id: forward, type: http.request, url: "${target}/", body: { json: "{{ request.body }}" } }
 `,
   )
-  const started = await startListening([...NODE_FLAGS, bundle, 'serve', '--config', config], HOOKRELAY_LISTENING)
+  const started = await startListening([...flags, bundle, 'serve', '--config', config], HOOKRELAY_LISTENING)
   children.push(started.child)
   return started
 }
@@ -72,7 +75,7 @@ async function main(): Promise<void> {
     const target = await startListening([join(servers, 'target.mjs')], SERVER_LISTENING)
     children.push(target.child)
     const targetUrl = `http://127.0.0.1:${target.port}`
-    const hookrelay = { a: await startHookrelay(a.bundle, dir, 'a', targetUrl), b: await startHookrelay(b, dir, 'b', targetUrl) }
+    const hookrelay = { a: await startHookrelay(a.bundle, dir, 'a', targetUrl), b: await startHookrelay(b, dir, 'b', targetUrl, FLAGS_B) }
     const results = new Map<string, Measured[]>()
     for (let round = 0; round <= ROUNDS; round++) {
       const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
 function report(results: Map<string, Measured[]>, commit: string): string {
   const mean = (rs: Measured[], key: keyof Measured) => rs.reduce((s, r) => s + r[key], 0) / rs.length
   const lines = [
-    `A = ${commit}, B = the working tree; ${ROUNDS} interleaved rounds × ${DURATION} s, ${GENERATOR}, 50 connections.`,
+    `A = ${commit}, B = the working tree${FLAGS_B === NODE_FLAGS ? '' : ` run with ${FLAGS_B.join(' ')}`}; ${ROUNDS} interleaved rounds × ${DURATION} s, ${GENERATOR}, 50 connections.`,
     '',
     '| system | req/s A | req/s B | B/A | p99 ms A (worst) | p99 ms B (worst) | main µs/req A | main µs/req B | B/A | writer µs/req A | writer µs/req B |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
