@@ -196,9 +196,11 @@ export class Masker {
 /** Calls `found` with each string or number under a secret-named field of `value`, at any depth. */
 export function visitSecretFields(value: unknown, found: (secret: string) => void, depth = 0): void {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return
-  for (const [key, child] of Object.entries(value)) {
-    if (isSecretName(key)) visitLeaves(child, found, depth + 1)
-    else visitSecretFields(child, found, depth + 1)
+  const fields = value as Record<string, unknown>
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue
+    if (isSecretName(key)) visitLeaves(fields[key], found, depth + 1)
+    else visitSecretFields(fields[key], found, depth + 1)
   }
 }
 
@@ -214,9 +216,20 @@ function walk(value: unknown, depth: number, mask: Masker): unknown {
   if (typeof value !== 'object' || value === null) return value
   if (depth > MAX_DEPTH) return MASK
   if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, mask))
-  const out: Record<string, unknown> = Object.create(null) // a '__proto__' key stays a plain key
-  for (const [k, v] of Object.entries(value)) out[k] = isSecretName(k) ? hideAll(v, depth + 1) : walk(v, depth + 1, mask)
+  const fields = value as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const k in fields) if (Object.hasOwn(fields, k)) setField(out, k, isSecretName(k) ? hideAll(fields[k], depth + 1) : walk(fields[k], depth + 1, mask))
   return out
+}
+
+/**
+ * Sets a field of a copy. Copies are plain objects, not Object.create(null) ones: those are kept
+ * as hash tables, slower to fill and to read, and larger (bench/RESULTS-levers.md). So a field
+ * named `__proto__` is defined, not assigned: it stays a plain field, and sets no prototype.
+ */
+function setField(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
+  else out[key] = value
 }
 
 /** A number whose digits are a known secret (an account id used as a key) is hidden; others stay numbers. */
@@ -230,8 +243,9 @@ function hideAll(value: unknown, depth: number): unknown {
   if (value === null || value === '' || typeof value === 'boolean') return value
   if (typeof value !== 'object' || depth > MAX_DEPTH) return MASK
   if (Array.isArray(value)) return value.map((v) => hideAll(v, depth + 1))
-  const out: Record<string, unknown> = Object.create(null)
-  for (const [k, v] of Object.entries(value)) out[k] = hideAll(v, depth + 1)
+  const fields = value as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const k in fields) if (Object.hasOwn(fields, k)) setField(out, k, hideAll(fields[k], depth + 1))
   return out
 }
 

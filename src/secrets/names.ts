@@ -42,9 +42,19 @@ export function normalizeName(name: string): string {
   return name.toLowerCase().replace(/[-_.]/g, '')
 }
 
+/** Names already judged: the same few header and field names come with every request. */
+const judged = new Map<string, boolean>()
+const JUDGED_LIMIT = 4096
+
 /** True for a name that holds credentials. */
 export function isSecretName(name: string): boolean {
-  return ANY_PART.test(name) && !NOT_SECRET.test(name)
+  let secret = judged.get(name)
+  if (secret === undefined) {
+    secret = ANY_PART.test(name) && !NOT_SECRET.test(name)
+    if (judged.size >= JUDGED_LIMIT) judged.clear() // names a sender makes up cannot grow it without end
+    if (name.length <= 256) judged.set(name, secret)
+  }
+  return secret
 }
 
 /**

@@ -113,6 +113,16 @@ describe('masking values and bodies', () => {
     })
   })
 
+  it('copies a field named __proto__ as a plain field: no prototype is set, and what is under it is masked', () => {
+    const mask = new Masker(['the-config-secret-1'])
+    const sent = JSON.parse('{"__proto__": {"password": "p4ssw0rd-x", "note": "the-config-secret-1", "admin": true}, "a": 1}') as unknown
+    const masked = mask.value(sent) as Record<string, unknown>
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype)
+    expect((masked as { admin?: unknown }).admin).toBeUndefined()
+    expect(Object.keys(masked)).toEqual(['__proto__', 'a'])
+    expect(JSON.stringify(masked)).toBe('{"__proto__":{"password":"***","note":"***","admin":true},"a":1}')
+  })
+
   it('hides secret-named fields of JSON and form bodies, and leaves other bodies as they were', () => {
     const mask = new Masker()
     expect(mask.body('{ "data": { "access_token": "abc", "n": 1 } }')).toBe('{"data":{"access_token":"***","n":1}}')
