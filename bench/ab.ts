@@ -7,7 +7,7 @@
  * after a warm-up. Prints each system's req/s, worst p99 and CPU per request (event loop, writer
  * thread) for A and B, and the ratios B/A from the same run, as a Markdown table.
  *
- * BENCH_SYSTEMS=intake (or relay) measures one. BENCH_FLAGS_B="--max-semi-space-size=8 ..." runs
+ * BENCH_SYSTEMS=intake (or relay, or answer: intake answering a constant JSON body) chooses. BENCH_FLAGS_B="--max-semi-space-size=8 ..." runs
  * B with those node flags instead of NODE_FLAGS (to measure the heap settings; give HEAD as the
  * ref to compare the flags alone). A lever is kept only when B wins.
  */
@@ -58,6 +58,9 @@ pipelines:
     source: { type: http, key: relay-key-0123456789, methods: [POST] }
     actions:
       - { id: forward, type: http.request, url: "${target}/", body: { json: "{{ request.body }}" } }
+  - id: answer
+    source: { type: http, key: answer-key-0123456789, methods: [POST], response: { body: '{"ok": true, "message": "Заявка принята"}' } }
+    actions: []
 `,
   )
   const started = await startListening([...flags, bundle, 'serve', '--config', config], HOOKRELAY_LISTENING)

@@ -29,14 +29,29 @@ export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: n
   const body: Template | undefined = config?.body === undefined ? undefined : build.template(config.body, ['body'])
   const status = config?.status ?? defaultStatus
 
+  const render = (scope: Scope): Answer => {
+    const rendered = Object.fromEntries(headers.map(([name, t]) => [name, t.render(scope)]))
+    checkHeaderValues(rendered)
+    const text = body?.render(scope) ?? ''
+    return { status, statusText: config?.status_text, headers: withContentType(rendered, text), body: text }
+  }
+  // An answer with no template in it is the same for every run: made once (its JSON is parsed
+  // once to label it), and frozen, since every run is given the same object.
+  const fixed = headers.every(([, t]) => t.constant) && (body === undefined || body.constant) ? renderedOnce(render) : undefined
   return {
     constantHeaders: Object.fromEntries(headers.filter(([, t]) => t.constant).map(([name, t]) => [name, t.render({})])),
-    render(scope) {
-      const rendered = Object.fromEntries(headers.map(([name, t]) => [name, t.render(scope)]))
-      checkHeaderValues(rendered)
-      const text = body?.render(scope) ?? ''
-      return { status, statusText: config?.status_text, headers: withContentType(rendered, text), body: text }
-    },
+    render: fixed ? () => fixed : render,
+  }
+}
+
+/** The constant answer, frozen; none when it fails (a bad header value): then each run fails on it, as it would otherwise. */
+function renderedOnce(render: (scope: Scope) => Answer): Answer | undefined {
+  try {
+    const answer = render({})
+    Object.freeze(answer.headers)
+    return Object.freeze(answer)
+  } catch {
+    return undefined
   }
 }
 
