@@ -135,20 +135,26 @@ export class HttpClient {
   ): Promise<{ body: string; truncated: boolean }> {
     // The usual small answer with a declared length is read in one go.
     if (typeof length === 'string' && Number(length) <= this.#maxBodyBytes) return { body: await stream.text(), truncated: false }
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      const room = this.#maxBodyBytes - size
-      if (chunk.length > room) {
+    // By events, not `for await`: an async iterator costs a promise and an object per chunk.
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      stream.on('error', reject) // kept after a cut too: a late error then finds a listener, and changes nothing
+      stream.on('end', () => resolve({ body: Buffer.concat(chunks).toString('utf8'), truncated: false }))
+      stream.on('data', (chunk: Buffer) => {
+        const room = this.#maxBodyBytes - size
+        if (chunk.length <= room) {
+          chunks.push(chunk)
+          size += chunk.length
+          return
+        }
         chunks.push(chunk.subarray(0, room))
+        stream.removeAllListeners('data').removeAllListeners('end')
         stream.destroy()
         // Only whole characters: a cut inside one would end the text in U+FFFD, and hide a secret's start from trimCut.
-        return { body: trimCut(new StringDecoder('utf8').write(Buffer.concat(chunks))), truncated: true }
-      }
-      chunks.push(chunk)
-      size += chunk.length
-    }
-    return { body: Buffer.concat(chunks).toString('utf8'), truncated: false }
+        resolve({ body: trimCut(new StringDecoder('utf8').write(Buffer.concat(chunks))), truncated: true })
+      })
+    })
   }
 
   /** Waits before the next attempt; false when the wait would cross the deadline. */
