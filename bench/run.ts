@@ -258,7 +258,7 @@ function summarize(
   return `# Benchmark results
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds × ${DURATION} s per system, ${CONNECTIONS} connections,
-a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. hookrelay runs as the production image runs it (the \`dist/\` bundle), journal with \`synchronous=FULL\`, logging JSON lines at info level.
+a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. hookrelay runs as the production image runs it (the \`dist/\` bundle), journal with \`synchronous=FULL\`, logging JSON lines at info level (a run that went well logs at debug, so not at all).
 
 Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${process.version}.
 The machine is shared and noisy: compare the ratios, not the absolute numbers.
