@@ -80,7 +80,7 @@ export class Journal {
       finished: (seq, finish) => {
         const step = open.get(seq)
         // Its request is in the row already: only what is new goes.
-        if (written.has(seq)) this.#writer.enqueue(runWrites.finishStep(runId, seq, { ...finish, request: undefined }))
+        if (written.has(seq)) this.#writer.enqueue(runWrites.finishStep(runId, seq, { status: finish.status, durationMs: finish.durationMs, response: finish.response, output: finish.output, error: finish.error }))
         else if (step) this.#writer.enqueue(runWrites.insertStep(runId, step, finish))
       },
       revise: (seq, parts) => this.#writer.enqueue(runWrites.reviseStep(runId, seq, parts)),
