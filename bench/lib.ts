@@ -59,11 +59,11 @@ export function run(command: string, args: string[]): Promise<string> {
 }
 
 /**
- * Starts `node args` from the checkout and resolves with its port once its output matches
+ * Starts `node args` (or `command args`) from the checkout and resolves with its port once its output matches
  * `listening` (whose first group is the port); its output is drained after that.
  */
-export function startListening(args: string[], listening: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+export function startListening(args: string[], listening: RegExp, command = process.execPath): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let out = ''
     const onData = (d: Buffer) => {

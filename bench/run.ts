@@ -14,9 +14,14 @@
  * The load comes from wrk (C, one thread; `apt-get install wrk`), so that the generator does not
  * take the servers' CPU the way a Node one does on a two-core machine and cap the ceilings.
  * Without wrk it falls back to autocannon in a process of its own, and the results say so.
+ *
+ * BENCH_RUNTIME=binary measures what the Docker image ships instead: hookrelay as the single
+ * binary (`npm run build:binary`, Node 24 inside), and the other systems on that same Node (the
+ * one the binary was built from); written to bench/RESULTS-binary.md. The default runs the
+ * dist/ bundle on the Node running the bench, as `npm start` does.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -61,18 +66,36 @@ interface Run extends Measured {
 
 const children: ChildProcess[] = []
 
+/** What runs hookrelay and the other systems: the bundle on this Node, or the binary and its Node. */
+const BINARY = process.env['BENCH_RUNTIME'] === 'binary'
+const RESULTS = join(ROOT, BINARY ? 'bench/RESULTS-binary.md' : 'bench/RESULTS.md')
+/** The Node the binary was built from (scripts/build-binary.mjs keeps it in its cache). */
+function binaryNode(): string {
+  const cache = join(ROOT, 'node_modules/.cache/hookrelay-binary')
+  const dir = readdirSync(cache).filter((d) => /^node-v\d+\.\d+\.\d+-linux-x64$/.test(d)).sort().at(-1)
+  if (!dir) throw new Error(`no Node in ${cache}: run npm run build:binary`)
+  return join(cache, dir, 'bin/node')
+}
+let NODE = process.execPath
+/** How hookrelay is started: node with the production flags and the bundle, or the binary (its flags are built in). */
+function hookrelayCommand(config: string): [string, string[]] {
+  return BINARY ? [join(ROOT, 'dist/hookrelay'), ['serve', '--config', config]] : [process.execPath, [...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config]]
+}
+
 
 /** The section npm run bench:binary wrote into RESULTS.md, kept as it is. */
 function binarySection(): string {
-  const old = readFileSync(join(ROOT, 'bench/RESULTS.md'), 'utf8')
+  if (BINARY) return ''
+  const old = readFileSync(RESULTS, 'utf8')
   const at = old.indexOf(SECTION_START)
   const end = old.indexOf(SECTION_END)
   return at >= 0 && end > at ? `\n${old.slice(at, end + SECTION_END.length)}\n` : ''
 }
 
 async function main(): Promise<void> {
-  log(`building dist/ and the bench servers ...`)
-  execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: 'inherit' })
+  log(`building ${BINARY ? 'the binary' : 'dist/'} and the bench servers ...`)
+  execFileSync(process.execPath, [join(ROOT, BINARY ? 'scripts/build-binary.mjs' : 'scripts/build.mjs')], { stdio: 'inherit' })
+  if (BINARY) NODE = binaryNode()
   const servers = await bundleServers()
   const dir = mkdtempSync(join(tmpdir(), 'hookrelay-bench-'))
   try {
@@ -115,13 +138,18 @@ async function main(): Promise<void> {
     const rows = journalRows(join(dir, 'bench.db'))
     const report = summarize(runs, answered, sent, rows, rss, coldStarts)
     process.stdout.write(`\n${report}\n`)
-    writeFileSync(join(ROOT, 'bench/RESULTS.md'), `${report.trimEnd()}\n${binarySection()}`)
-    log('wrote bench/RESULTS.md')
+    writeFileSync(RESULTS, `${report.trimEnd()}\n${binarySection()}`)
+    log(`wrote ${RESULTS}`)
   } finally {
     for (const child of children) child.kill('SIGTERM')
     rmSync(dir, { recursive: true, force: true })
     rmSync(servers, { recursive: true, force: true })
   }
+}
+
+/** The version of the Node the systems run on. */
+function nodeVersion(): string {
+  return NODE === process.execPath ? process.version : execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()
 }
 
 function log(line: string): void {
@@ -130,7 +158,7 @@ function log(line: string): void {
 
 /** Starts a bundled bench server; it prints {"port"} when listening. */
 async function startServer(name: string, dir: string, args: string[] = []): Promise<Server> {
-  const { child, port } = await startListening([join(dir, `${name}.mjs`), ...args], SERVER_LISTENING)
+  const { child, port } = await startListening([join(dir, `${name}.mjs`), ...args], SERVER_LISTENING, NODE)
   children.push(child)
   return { name, child, port }
 }
@@ -168,15 +196,17 @@ pipelines:
   return path
 }
 
-/** Runs the service the way the production image does (node with its flags, the dist/ bundle, no tsx). */
+/** Runs the service as it ships (see hookrelayCommand), never through tsx. */
 function spawnHookrelay(config: string): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+  const [command, args] = hookrelayCommand(config)
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return child
 }
 
 async function startHookrelay(config: string): Promise<Server> {
-  const { child, port } = await startListening([...NODE_FLAGS, join(ROOT, 'dist/hookrelay.mjs'), 'serve', '--config', config], HOOKRELAY_LISTENING)
+  const [command, args] = hookrelayCommand(config)
+  const { child, port } = await startListening(args, HOOKRELAY_LISTENING, command)
   children.push(child)
   return { name: 'hookrelay', child, port }
 }
@@ -258,9 +288,9 @@ function summarize(
   return `# Benchmark results
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds × ${DURATION} s per system, ${CONNECTIONS} connections,
-a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. hookrelay runs as the production image runs it (the \`dist/\` bundle), journal with \`synchronous=FULL\`, logging JSON lines at info level (a run that went well logs at debug, so not at all).
+a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. ${BINARY ? `hookrelay runs as the Docker image ships it, the single binary (\`dist/hookrelay\`); every system runs on its Node, ${nodeVersion()}` : 'hookrelay runs as `npm start` does (the \`dist/\` bundle)'}, journal with \`synchronous=FULL\`, logging JSON lines at info level (a run that went well logs at debug, so not at all).
 
-Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${process.version}.
+Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${nodeVersion()}.
 The machine is shared and noisy: compare the ratios, not the absolute numbers.
 
 | system | req/s (mean) | p50 ms (mean) | p99 ms (worst) | errors | non-2xx | peak RSS MB | CPU µs/req (all threads) | CPU µs/req (main thread) | CPU µs/req (busiest other thread) |
