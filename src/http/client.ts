@@ -257,7 +257,13 @@ function watch(stop: AbortSignal): Set<Deadline> {
     calls = watched
     watching.set(stop, watched)
     stop.addEventListener('abort', () => {
-      for (const deadline of watched) deadline.halt(stop.reason)
+      for (const deadline of watched) {
+        try {
+          deadline.halt(stop.reason)
+        } catch {
+          // a listener of this call failed: the others are stopped all the same
+        }
+      }
     }, { once: true })
   }
   return calls

@@ -246,9 +246,10 @@ export class Executor {
   #ended(pipeline: CompiledPipeline, req: IncomingRequest, runId: string, end: Ending, durationMs: number, failure: Write[], log: Log): RunResult {
     const { status, error, answer } = end
     // The journal keeps every run: a run that went well is logged at debug only (an info line
-    // per run cost a tenth of intake's throughput, see bench/RESULTS-levers.md); one that did not, at info.
+    // per run cost a tenth of intake's throughput, see bench/RESULTS-levers.md); one that did
+    // not, or whose answer (the operator's) is a 5xx, at info.
     const line = { runId, pipeline: pipeline.id, method: req.method, status, answer: answer.status, durationMs, error }
-    if (status === 'ok') log.debug(line, 'run finished')
+    if (status === 'ok' && answer.status < 500) log.debug(line, 'run finished')
     else log.info(line, 'run finished')
     this.#deps.metrics?.runEnded(pipeline.id, status, durationMs)
     if (failure.length > 0) this.#deps.failures?.reported(pipeline.id)

@@ -379,7 +379,7 @@ pipelines:
 })
 
 describe('logs', () => {
-  it('carry request and run ids but never the URL key or a secret header; a run that went well at debug, a failed one at info', async () => {
+  it('carry request and run ids but never the URL key or a secret header; a run that went well at debug, a failed one or a 5xx at info', async () => {
     stub = await startStub((req, res) => json(res, req.path === '/fail' ? 500 : 200, { ok: req.path !== '/fail' }))
     hr = await startHookrelay(`
 pipelines:
@@ -391,15 +391,20 @@ pipelines:
     source: { type: http }
     actions:
       - { id: call, type: http.request, url: "${stub.url}/fail" }
+  - id: closed
+    source: { type: http, response: { status: 503, body: "closed for the night" } }
+    actions: []
 `, { env: { API_TOKEN: 'tok-abcdef-123456' } })
     await hr.call('/hooks/logged/very-secret-url-key-42', postJson({ a: 1 }))
     expect((await hr.call('/hooks/failing', postJson({ a: 1 }))).status).toBe(502)
+    expect((await hr.call('/hooks/closed', postJson({ a: 1 }))).status).toBe(503)
     await hr.call('/hooks/logged/very-secret-url-key-42-wrong', postJson({ a: 1 }))
     expect(stub.requests[0]!.headers['authorization']).toBe('Bearer tok-abcdef-123456')
     const lines = hr.logs.map((l) => JSON.parse(l) as Record<string, unknown>)
-    const [ok, failed] = ['logged', 'failing'].map((pipeline) => lines.find((l) => l['msg'] === 'run finished' && l['pipeline'] === pipeline))
+    const [ok, failed, closed] = ['logged', 'failing', 'closed'].map((pipeline) => lines.find((l) => l['msg'] === 'run finished' && l['pipeline'] === pipeline))
     expect(ok).toMatchObject({ level: 20, status: 'ok', answer: 200, reqId: expect.any(String), runId: expect.any(String) }) // debug
     expect(failed).toMatchObject({ level: 30, status: 'failed', answer: 502, error: expect.stringContaining("step 'call'") }) // info
+    expect(closed).toMatchObject({ level: 30, status: 'ok', answer: 503 }) // a 5xx the config asked for: info
     expect(lines.some((l) => (l['req'] as { url?: string } | undefined)?.url === '/hooks/logged/***')).toBe(true)
     const all = hr.logs.join('\n')
     expect(all).not.toContain('very-secret-url-key-42')
