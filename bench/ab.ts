@@ -15,7 +15,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { bundleServers, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
+import { bundleServers, GENERATOR, HOOKRELAY_LISTENING, intakeAndRelay, measure, type Measured, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8)
@@ -51,13 +51,7 @@ async function startHookrelay(bundle: string, dir: string, name: string, target:
     `server: { host: 127.0.0.1, port: 0 }
 journal: { path: ${join(dir, `${name}.db`)} }
 pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789, methods: [POST] }
-    actions: []
-  - id: relay
-    source: { type: http, key: relay-key-0123456789, methods: [POST] }
-    actions:
-      - { id: forward, type: http.request, url: "${target}/", body: { json: "{{ request.body }}" } }
+${intakeAndRelay(target)}
   - id: answer
     source: { type: http, key: answer-key-0123456789, methods: [POST], response: { body: '{"ok": true, "message": "Заявка принята"}' } }
     actions: []

@@ -19,6 +19,20 @@ export const CONNECTIONS = 50
 /** The heap flags the Dockerfile and `npm start` run with. */
 export const NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=512']
 
+/**
+ * The two pipelines the benches load, as YAML list items: intake (`actions: []`) and relay (one
+ * http.request forwarding the body to `target`). Keys: `<id>-key-0123456789`.
+ */
+export function intakeAndRelay(target: string): string {
+  return `  - id: intake
+    source: { type: http, key: intake-key-0123456789, methods: [POST] }
+    actions: []
+  - id: relay
+    source: { type: http, key: relay-key-0123456789, methods: [POST] }
+    actions:
+      - { id: forward, type: http.request, url: "${target}/", body: { json: "{{ request.body }}" } }`
+}
+
 /** The log line hookrelay writes when listening, with its port. */
 export const HOOKRELAY_LISTENING = /"address":"http:\/\/127\.0\.0\.1:(\d+)"/
 /** The line a bench server (bench/servers) writes when listening. */
@@ -60,10 +74,17 @@ export function run(command: string, args: string[]): Promise<string> {
 
 /**
  * Starts `node args` (or `command args`) from the checkout and resolves with its port once its output matches
- * `listening` (whose first group is the port); its output is drained after that.
+ * `listening` (whose first group is the port); its output is drained after that. Its stderr goes
+ * to ours, or to `onStderr` when given.
  */
-export function startListening(args: string[], listening: RegExp, command = process.execPath): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+export function startListening(
+  args: string[],
+  listening: RegExp,
+  command = process.execPath,
+  onStderr?: (text: string) => void,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', onStderr ? 'pipe' : 'inherit'] })
+  child.stderr?.on('data', (d: Buffer) => onStderr?.(d.toString()))
   return new Promise((resolve, reject) => {
     let out = ''
     const onData = (d: Buffer) => {

@@ -26,7 +26,7 @@ import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SECTION_END, SECTION_START } from './binary-section.js'
-import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, measure, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening, type Measured } from './lib.js'
+import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, intakeAndRelay, measure, type Measured, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
@@ -170,13 +170,7 @@ function writeConfig(dir: string, target: string, port = 0, db = 'bench.db'): st
     `server: { host: 127.0.0.1, port: ${port} }
 journal: { path: ${join(dir, db)}, token: ${TOKEN} }
 pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789, methods: [POST] }
-    actions: []
-  - id: relay
-    source: { type: http, key: relay-key-0123456789, methods: [POST] }
-    actions:
-      - { id: forward, type: http.request, url: "${target}/", body: { json: "{{ request.body }}" } }
+${intakeAndRelay(target)}
   - id: chain
     source: { type: http, key: chain-key-0123456789, methods: [POST] }
     actions:
