@@ -10,11 +10,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { cpuTicks, HOOKRELAY_LISTENING, NODE_FLAGS, ROOT, run, startListening, WRK, wrkPostScript } from './lib.js'
+import { cpuTicks, HOOKRELAY_LISTENING, LEAD_BODY, NODE_FLAGS, ROOT, run, startListening, WRK, wrkPostScript } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8)
-const BODY = JSON.stringify({ id: '121161653', number: '6543', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: 'Москва', comment: 'x'.repeat(300) })
 const children: ChildProcess[] = []
 
 async function startHookrelay(dir: string, name: string): Promise<{ child: ChildProcess; port: number }> {
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
     const db = new Database(join(dir, 'b.db'))
     db.exec('UPDATE search_state SET last_rowid = 9000000000000000000') // B never indexes
     db.close()
-    const script = wrkPostScript(dir, BODY)
+    const script = wrkPostScript(dir, LEAD_BODY)
     const results: Record<'a' | 'b', Array<{ rps: number; p99: string; cpuUs: number }>> = { a: [], b: [] }
     for (let round = 0; round <= ROUNDS; round++) {
       for (const [name, server] of [['a', a], ['b', b]] as const) {

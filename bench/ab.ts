@@ -15,12 +15,11 @@ import { execFileSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { bundleServers, GENERATOR, HOOKRELAY_LISTENING, intakeAndRelay, measure, type Measured, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening } from './lib.js'
+import { bundleServers, GENERATOR, HOOKRELAY_LISTENING, intakeAndRelay, LEAD_BODY, measure, type Measured, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 8)
 const SYSTEMS = (process.env['BENCH_SYSTEMS'] ?? 'intake,relay').split(',')
-const BODY = JSON.stringify({ id: '121161653', number: '6543', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: 'Москва', comment: 'x'.repeat(300) })
 const FLAGS_B = process.env['BENCH_FLAGS_B']?.split(' ').filter(Boolean) ?? NODE_FLAGS
 const children: ChildProcess[] = []
 
@@ -79,7 +78,7 @@ async function main(): Promise<void> {
       for (const system of SYSTEMS) {
         for (const side of order) {
           const { child, port } = hookrelay[side]
-          const r = await measure(`http://127.0.0.1:${port}/hooks/${system}/${system}-key-0123456789`, round === 0 ? 2 : DURATION, child.pid!, BODY)
+          const r = await measure(`http://127.0.0.1:${port}/hooks/${system}/${system}-key-0123456789`, round === 0 ? 2 : DURATION, child.pid!, LEAD_BODY)
           if (r.errors > 0 || r.non2xx > 0) throw new Error(`${side.toUpperCase()} ${system}: ${r.errors} errors, ${r.non2xx} non-2xx`)
           if (round > 0) results.set(`${system} ${side}`, [...(results.get(`${system} ${side}`) ?? []), r])
           process.stderr.write(

@@ -12,11 +12,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { WebSocket } from 'undici'
-import { bundleServers, HOOKRELAY_LISTENING, intakeAndRelay, NODE_FLAGS, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
+import { bundleServers, HOOKRELAY_LISTENING, intakeAndRelay, LEAD_BODY, NODE_FLAGS, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
 
 const DURATION = Number(process.env['ALLOC_DURATION'] ?? 4)
 const TOP = Number(process.env['ALLOC_TOP'] ?? 25)
-const BODY = JSON.stringify({ id: '121161653', number: '6543', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: 'Москва', comment: 'x'.repeat(300) })
 
 interface SampleNode {
   callFrame: { functionName: string; url: string; lineNumber: number }
@@ -55,7 +54,7 @@ async function measure(pipeline: string, port: number, inspectorUrl: string, dir
   try {
     await session.send('HeapProfiler.enable')
     await session.send('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
-    const out = await run(WRK!, ['-t1', '-c50', `-d${DURATION}s`, '-s', wrkPostScript(dir, BODY), `http://127.0.0.1:${port}/hooks/${pipeline}/${pipeline}-key-0123456789`])
+    const out = await run(WRK!, ['-t1', '-c50', `-d${DURATION}s`, '-s', wrkPostScript(dir, LEAD_BODY), `http://127.0.0.1:${port}/hooks/${pipeline}/${pipeline}-key-0123456789`])
     const requests = Number(/(\d+) requests in/.exec(out)?.[1])
     const { profile } = (await session.send('HeapProfiler.stopSampling')) as { profile: { head: SampleNode } }
     const bytes = new Map<string, number>()

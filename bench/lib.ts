@@ -19,6 +19,32 @@ export const CONNECTIONS = 50
 /** The heap flags the Dockerfile and `npm start` run with. */
 export const NODE_FLAGS = ['--max-semi-space-size=4', '--max-old-space-size=512']
 
+/** An order as a GetCourse process posts it (ORDER_BODY pads it with a comment). */
+const ORDER = {
+  id: '121161653',
+  number: '6543',
+  status: 'new',
+  positions: 'Курс «Основы Python» — тариф Стандарт',
+  cost_money_value: '4990',
+  cost_money: '4 990 руб.',
+  payment_link: 'https://school.getcourse.ru/sales/shop/dealPay/id/121161653/hash/0a1b2c3d4e',
+  created_at: '2026-11-24',
+  utm_source: 'vk',
+  user_id: '189870964',
+  email: 'ivan.petrov@example.com',
+  phone: '+79990000000',
+  first_name: 'Иван',
+  last_name: 'Петров',
+  city: 'Москва',
+  user: { email: 'ivan.petrov@example.com', id: '189870964' },
+}
+
+/** The body `npm run bench` and `bench:profile` post: the order, padded to 550 bytes of JSON. */
+export const ORDER_BODY = JSON.stringify({ ...ORDER, comment: 'x'.repeat(550 - Buffer.byteLength(JSON.stringify({ ...ORDER, comment: '' }))) })
+
+/** The body the A/B benches (`bench:ab`, `bench:ab-index`) and `bench:alloc` post: a lead from a form, 477 bytes of JSON. */
+export const LEAD_BODY = JSON.stringify({ id: '121161653', number: '6543', email: 'ivan.petrov@example.com', phone: '+79990000000', first_name: 'Иван', last_name: 'Петров', city: 'Москва', comment: 'x'.repeat(300) })
+
 /**
  * The two pipelines the benches load, as YAML list items: intake (`actions: []`) and relay (one
  * http.request forwarding the body to `target`). Keys: `<id>-key-0123456789`.

@@ -13,24 +13,10 @@ import { cpus, release, tmpdir } from 'node:os'
 import { SourceMap } from 'node:module'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundleServers, HOOKRELAY_LISTENING, NODE_FLAGS, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
+import { bundleServers, HOOKRELAY_LISTENING, NODE_FLAGS, ORDER_BODY, ROOT, run, SERVER_LISTENING, startListening, WRK, wrkPostScript } from './lib.js'
 
 const SECONDS = Number(process.env['PROFILE_DURATION'] ?? 8)
 const CONNECTIONS = 50
-const BODY = JSON.stringify({
-  id: '121161653',
-  number: '6543',
-  status: 'new',
-  positions: 'Курс «Основы Python» — тариф Стандарт',
-  cost_money_value: '4990',
-  email: 'ivan.petrov@example.com',
-  phone: '+79990000000',
-  first_name: 'Иван',
-  last_name: 'Петров',
-  city: 'Москва',
-  user: { email: 'ivan.petrov@example.com', id: '189870964' },
-  comment: 'x'.repeat(200),
-})
 
 /** Where a sampled function belongs, by its script and name; the first match wins. */
 const CATEGORIES: Array<[string, (url: string, name: string) => boolean]> = [
@@ -94,7 +80,7 @@ async function profileSystem(name: string, args: string[], path: string, portPat
   const profileDir = join(dir, name.replace(/\W+/g, '-'))
   mkdirSync(profileDir)
   const { child, port } = await startListening(['--cpu-prof', '--cpu-prof-dir', profileDir, ...NODE_FLAGS, ...args], portPattern)
-  const script = wrkPostScript(dir, BODY)
+  const script = wrkPostScript(dir, ORDER_BODY)
   const out = await run(WRK!, ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '-s', script, `http://127.0.0.1:${port}${path}`])
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) - Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0)
   child.kill('SIGINT') // the profile is written as the process exits
@@ -148,7 +134,7 @@ pipelines:
     const report = `# Where a request's CPU goes
 
 Produced by \`npm run bench:profile\` on ${new Date().toISOString().slice(0, 10)}: each system alone under wrk (one thread, ${CONNECTIONS} connections,
-${SECONDS} s, a ${Buffer.byteLength(BODY)}-byte JSON body), the main thread sampled by V8's CPU profiler (\`--cpu-prof\`), its self time
+${SECONDS} s, a ${Buffer.byteLength(ORDER_BODY)}-byte JSON body), the main thread sampled by V8's CPU profiler (\`--cpu-prof\`), its self time
 summed by what the code does, per request answered 2xx. The profiler itself costs some time. The journal's writer thread is not sampled.
 Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, Linux ${release()}, Node ${process.version}.
 

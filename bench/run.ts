@@ -26,32 +26,12 @@ import { cpus, freemem, release, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { SECTION_END, SECTION_START } from './binary-section.js'
-import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, intakeAndRelay, measure, type Measured, NODE_FLAGS, peakRssMb, ROOT, SERVER_LISTENING, startListening } from './lib.js'
+import { bundleServers, CONNECTIONS, GENERATOR, HOOKRELAY_LISTENING, intakeAndRelay, measure, type Measured, NODE_FLAGS, ORDER_BODY, peakRssMb, ROOT, SERVER_LISTENING, startListening } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3)
 const DURATION = Number(process.env['BENCH_DURATION'] ?? 10)
 const TOKEN = 'bench-journal-token-0123456789'
 
-/** An order as a GetCourse process posts it, padded by a comment to 550 bytes of JSON. */
-const ORDER = {
-  id: '121161653',
-  number: '6543',
-  status: 'new',
-  positions: 'Курс «Основы Python» — тариф Стандарт',
-  cost_money_value: '4990',
-  cost_money: '4 990 руб.',
-  payment_link: 'https://school.getcourse.ru/sales/shop/dealPay/id/121161653/hash/0a1b2c3d4e',
-  created_at: '2026-11-24',
-  utm_source: 'vk',
-  user_id: '189870964',
-  email: 'ivan.petrov@example.com',
-  phone: '+79990000000',
-  first_name: 'Иван',
-  last_name: 'Петров',
-  city: 'Москва',
-  user: { email: 'ivan.petrov@example.com', id: '189870964' },
-}
-const BODY = JSON.stringify({ ...ORDER, comment: 'x'.repeat(550 - Buffer.byteLength(JSON.stringify({ ...ORDER, comment: '' }))) })
 
 interface Server {
   name: string
@@ -121,12 +101,12 @@ async function main(): Promise<void> {
       sent.set(system, (sent.get(system) ?? 0) + r.sent)
     }
     log('warming up ...')
-    for (const [system, url, server] of systems) count(system, await measure(url, 2, server.child.pid!, BODY))
+    for (const [system, url, server] of systems) count(system, await measure(url, 2, server.child.pid!, ORDER_BODY))
 
     const runs: Run[] = []
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [system, url, server] of systems) {
-        const r = await measure(url, DURATION, server.child.pid!, BODY)
+        const r = await measure(url, DURATION, server.child.pid!, ORDER_BODY)
         runs.push({ system, round, ...r })
         count(system, r)
         log(`round ${round} ${system.padEnd(24)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}  non-2xx ${r.non2xx}  CPU ${r.cpuUs.toFixed(0)} µs/req (main ${r.mainCpuUs.toFixed(0)}, busiest other ${r.otherCpuUs.toFixed(0)})`)
@@ -282,7 +262,7 @@ function summarize(
   return `# Benchmark results
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${ROUNDS} rounds × ${DURATION} s per system, ${CONNECTIONS} connections,
-a ${Buffer.byteLength(BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. ${BINARY ? `hookrelay runs as the Docker image ships it, the single binary (\`dist/hookrelay\`); every system runs on its Node, ${nodeVersion()}` : 'hookrelay runs as `npm start` does (the \`dist/\` bundle)'}, journal with \`synchronous=FULL\`, logging JSON lines at info level (a run that went well logs at debug, so not at all).
+a ${Buffer.byteLength(ORDER_BODY)}-byte JSON body, systems interleaved, each server its own process on loopback. Load: ${GENERATOR}. ${BINARY ? `hookrelay runs as the Docker image ships it, the single binary (\`dist/hookrelay\`); every system runs on its Node, ${nodeVersion()}` : 'hookrelay runs as `npm start` does (the \`dist/\` bundle)'}, journal with \`synchronous=FULL\`, logging JSON lines at info level (a run that went well logs at debug, so not at all).
 
 Machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} GiB free), Linux ${release()}, Node ${nodeVersion()}.
 The machine is shared and noisy: compare the ratios, not the absolute numbers.
