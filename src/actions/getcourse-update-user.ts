@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { ScalarMap } from '../config/schema-kit.js'
 import { parseJsonBody } from './http-call.js'
 import { callService, compileServiceOptions, excerpt, serviceProperties, serviceUrl, type Reading, type Service } from './service-call.js'
+import type { Masker } from '../secrets/masker.js'
 import { actionSchema, defineAction } from './types.js'
 
 const PATH = '/pl/api/users'
@@ -57,14 +58,20 @@ export const getcourseUpdateUser = defineAction({
         const payload: Record<string, unknown> = { user: withoutEmpty(user.evaluate(ctx.scope)), system: system.evaluate(ctx.scope) }
         const utm = withoutEmpty(session.evaluate(ctx.scope))
         if (Object.keys(utm).length > 0) payload['session'] = utm
-        const form = { action: 'add', key: secret, params: Buffer.from(JSON.stringify(payload), 'utf8').toString('base64') }
         const headers = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
-        const body = new URLSearchParams(form).toString()
-        return callService(GETCOURSE, build.http, { method: 'POST', url, headers, body, note: { params: payload } }, options, ctx)
+        const body = importForm(secret, payload)
+        // The journal's copy is encoded from the masked payload: a password in addfields is hidden inside the base64 too.
+        const encodedBody = (mask: Masker) => importForm(secret, mask.value(payload))
+        return callService(GETCOURSE, build.http, { method: 'POST', url, headers, body, note: { params: payload }, fields: payload, encodedBody }, options, ctx)
       },
     }
   },
 })
+
+/** The import API's form: action=add, the key, and `params`, the JSON of the payload in base64. */
+function importForm(key: string, payload: unknown): string {
+  return new URLSearchParams({ action: 'add', key, params: Buffer.from(JSON.stringify(payload), 'utf8').toString('base64') }).toString()
+}
 
 /** GetCourse writes flags as true, "true" or 1. */
 function flag(value: unknown): boolean {

@@ -11,7 +11,7 @@ import { UpstreamError } from '../http/client.js'
 import { hasHeader } from '../http/headers.js'
 import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
 import { headerSecrets, learnUserinfo } from '../secrets/learn.js'
-import { visitSecretFields } from '../secrets/masker.js'
+import { visitSecretFields, type Masker } from '../secrets/masker.js'
 import type { BuildContext, StepContext, StepPart } from './types.js'
 
 export const DEFAULT_TIMEOUT_MS = 10_000
@@ -37,6 +37,12 @@ export interface OutgoingRequest {
   body?: string | undefined
   /** Extra fields for the journal, e.g. a base64 parameter shown decoded. */
   note?: Record<string, unknown>
+  /**
+   * For a body that encodes what it carries (GetCourse's base64 `params`): the body the journal
+   * keeps, encoded anew from values the run's masker has masked (masking the encoded text could
+   * not find a secret inside it).
+   */
+  encodedBody?: (mask: Masker) => string
   /** The body's fields (JSON or form), whose secret-named values are learned (within the 'sent' budget). */
   fields?: unknown
   /** The origin came from data: apply the SSRF rule. */
@@ -63,10 +69,10 @@ export function compileCallOptions(
 /** Sends `req`, keeping it and the answer (or the failure's answer) on the step. */
 export async function callUpstream(http: HttpClient, given: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
   // What the run itself sends is learned whole, outside the budget a request's fields can use up.
-  learnUserinfo(ctx.mask, given.url.href)
+  learnUserinfo(ctx.mask, given.url.href, 'sent')
   const req = userinfoAsBasicAuth(given)
-  for (const secret of headerSecrets(req.headers)) ctx.mask.learn(secret)
-  visitSecretFields(queryFields(req.url), (secret) => ctx.mask.learn(secret))
+  for (const secret of headerSecrets(req.headers)) ctx.mask.learn(secret, 'sent')
+  visitSecretFields(queryFields(req.url), (secret) => ctx.mask.learn(secret, 'sent'))
   if (req.fields !== undefined) ctx.mask.learnFields(req.fields, 'sent')
   ctx.record({ request: keptRequest(req) })
   // An answer read up to the client's limit may end in the first half of a secret: that half goes.
@@ -111,7 +117,9 @@ export function parseJsonBody(body: string): unknown {
 
 /** The request whole; the runner masks it and then cuts its body for the journal. */
 function keptRequest(req: OutgoingRequest): StepPart {
-  return { method: req.method, url: req.url.href, headers: req.headers, body: req.body ?? '', truncated: false, ...req.note }
+  const part: StepPart = { method: req.method, url: req.url.href, headers: req.headers, body: req.body ?? '', truncated: false, ...req.note }
+  if (req.encodedBody) part.encodeBody = req.encodedBody
+  return part
 }
 
 function keptResponse(res: HttpResponse, attempts: number): StepPart {

@@ -56,6 +56,8 @@ export interface StepPart {
   url?: string
   headers?: Record<string, string>
   body?: string
+  /** The body as the journal keeps it, made from masked values (see OutgoingRequest.encodedBody); `body` is then not kept. */
+  encodeBody?: (mask: Masker) => string
   [field: string]: unknown
 }
 

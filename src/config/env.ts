@@ -6,6 +6,7 @@
 import type { ErrorObject } from 'ajv'
 import { isMap, isScalar, isSeq, Scalar, type Document } from 'yaml'
 import type { PathKey } from '../actions/types.js'
+import { urlCredentials } from '../secrets/urls.js'
 
 export interface EnvProblem {
   path: PathKey[]
@@ -49,7 +50,7 @@ function substituteScalar(node: Scalar, path: PathKey[], env: NodeJS.ProcessEnv,
     const set = env[name]
     if (set !== undefined && (set !== '' || fallback === undefined)) {
       result.literals.push(set)
-      if (maySecret(path, set)) result.secrets.push(set)
+      result.secrets.push(...secretsOf(path, set))
       return set
     }
     if (fallback !== undefined) return fallback
@@ -63,10 +64,17 @@ function substituteScalar(node: Scalar, path: PathKey[], env: NodeJS.ProcessEnv,
 /** Settings such as HOST, PORT or the journal path are not secrets; hiding them would only garble the journal. */
 const PLAIN_SETTINGS = ['server', 'journal.path', 'journal.retention_days', 'notify.email.from', 'notify.email.to']
 
-function maySecret(path: PathKey[], value: string): boolean {
+/**
+ * What of an environment value is secret: all of it, but nothing of a plain setting or a short
+ * number, and of a URL (a base URL, an SMTP or database URL) only its credentials, so that the
+ * journal still shows which server was called. Under a secret-named key a URL is secret whole
+ * (config/load.ts learns everything under such a key).
+ */
+function secretsOf(path: PathKey[], value: string): string[] {
   const dotted = path.filter((k) => typeof k === 'string').join('.')
-  if (PLAIN_SETTINGS.some((p) => dotted === p || dotted.startsWith(`${p}.`))) return false
-  return !SHORT_NUMBER.test(value)
+  if (PLAIN_SETTINGS.some((p) => dotted === p || dotted.startsWith(`${p}.`))) return []
+  if (SHORT_NUMBER.test(value)) return []
+  return urlCredentials(value) ?? [value]
 }
 
 /**

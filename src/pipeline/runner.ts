@@ -123,5 +123,8 @@ async function runSteps({ actions, scope, mask, recorder, signal }: RunInput, wr
  * too, by its content type), the URL's userinfo hidden, and only then the body cut to the limit.
  */
 function forJournal(mask: Masker, part: StepPart): Masked<StepPart> {
-  return mask.exchange(typeof part.url === 'string' ? { ...part, url: hideUrlSecrets(part.url) } : part, JOURNAL_BODY_LIMIT)
+  const { encodeBody, ...kept } = part
+  if (encodeBody) kept.body = encodeBody(mask)
+  if (typeof kept.url === 'string') kept.url = hideUrlSecrets(kept.url)
+  return mask.exchange(kept, JOURNAL_BODY_LIMIT)
 }

@@ -2,9 +2,9 @@
  * Where secrets enter a run besides the config: credentials in headers (`Bearer X` is learned
  * as both `Bearer X` and `X`), URL userinfo, and fields with secret names.
  */
-import type { Masker } from './masker.js'
+import type { Budget, Masker } from './masker.js'
 import { isSecretName } from './names.js'
-import { USERINFO } from './urls.js'
+import { KEY_AS_USER_LENGTH, userinfoSpans } from './urls.js'
 
 /**
  * The secrets in secret-named headers: the whole value, the credentials after an auth scheme,
@@ -34,21 +34,20 @@ export function credentialParts(value: string): string[] {
   return parts
 }
 
-/** A user name alone counts as a secret from this length (`https://KEY@host`); shorter ones are logins. */
-const KEY_AS_USER_LENGTH = 12
-
 /**
  * Learns the userinfo of every URL in `text`: the password, or a user name long enough to be an
- * API key when there is no password. Both as written and decoded.
+ * API key when there is no password. Both as written and decoded. A run learns them within
+ * `budget` (a rendered URL can hold any number of them).
  */
-export function learnUserinfo(mask: Masker, text: string): void {
+export function learnUserinfo(mask: Masker, text: string, budget?: Budget): void {
   if (!text.includes('@')) return
-  for (const [, , userinfo] of text.matchAll(USERINFO)) {
-    const colon = userinfo!.indexOf(':')
-    const secret = colon === -1 ? userinfo! : userinfo!.slice(colon + 1)
+  for (const { start, end } of userinfoSpans(text)) {
+    const userinfo = text.slice(start, end)
+    const colon = userinfo.indexOf(':')
+    const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1)
     if (colon === -1 && secret.length < KEY_AS_USER_LENGTH) continue
-    mask.learn(secret)
-    mask.learn(safeDecode(secret))
+    mask.learn(secret, budget)
+    mask.learn(safeDecode(secret), budget)
   }
 }
 

@@ -3,10 +3,16 @@
  * config's, and those a run learns where they enter) and hides them in text, in values and in
  * bodies. Whatever it returns is typed `Masked`, and every output (the journal, the answer to a
  * caller, letters) accepts only `Masked` values, so an output that skips masking does not compile.
+ *
+ * What it costs is bounded by construction (docs/security.md, "Masking"): the config's secrets
+ * are found by one automaton made at load; what a run may learn besides is bounded in values and
+ * in the characters searched for (RUN_LEARNING); past that, values are hidden only where they
+ * sit, under their names. So masking a text costs time linear in its length, with a constant
+ * that does not depend on what a caller sent.
  */
 import type { Scope } from '../pipeline/template.js'
-import { hideSpans, MASK, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, SecretMatcher, type Span } from './matcher.js'
-import { isSecretName, mayNameSecret } from './names.js'
+import { appearances, hideSpans, MASK, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, SecretMatcher, type Span } from './matcher.js'
+import { holdsSecret, isSecretName, mayNameSecret, type SecretShape } from './names.js'
 
 /**
  * The brand: an ECMAScript private field, so no object literal, spread or copy has it; only
@@ -21,49 +27,66 @@ type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : 
 /** A value that went through a Masker. */
 export type Masked<T> = (T extends string ? T : DeepReadonly<T>) & MaskedBrand
 
-/** How many values a run learns from the fields it sees, per budget (see learnFields). */
-export const FIELD_SECRETS_LIMIT = 100
+/**
+ * What one run may learn besides the config's secrets, for each of its two budgets (what its
+ * request brought; what its actions send): at most `values` values, and at most `chars`
+ * characters of text to search for, counting every form a value is searched in (see
+ * appearances: a plain token takes about 5 times its length, a Cyrillic password about 130
+ * times). A value that does not fit is not learned: it stays hidden where it sits under its
+ * name, and the run's warnings count it.
+ */
+export const RUN_LEARNING = { values: 32, chars: 32 * 1024 } as const
 /** Values found under secret names are searched for elsewhere only from this length (a field "2024" would blot out every year)... */
 export const FIELD_SECRET_MIN_LENGTH = 8
 /** ...and up to this length (a signature pad's picture is no credential to search for). */
 export const FIELD_SECRET_MAX_LENGTH = 1024
+/** Values a budget tries (making their forms) before it stops trying: values too long for what is left do not count as learned. */
+const TRIES = RUN_LEARNING.values * 4
 
 const MAX_DEPTH = 64
 
-/** Where field values are learned from: the request (whatever a sender puts in), or what the run's actions send. */
+/** Where a run learns from: its request (whatever a sender puts in), or what its actions send. */
 export type Budget = 'request' | 'sent'
 
 export class Masker {
-  readonly #base: Masker | undefined
-  readonly #own = new Set<string>()
-  /** This masker's own secrets (the base has its own matcher: a run never rebuilds the config's). */
-  #matcher: SecretMatcher | undefined
-  readonly #learned: Record<Budget, number> = { request: 0, sent: 0 }
+  /** The config's secrets: a run's masker shares them (a reload's join them), and never makes their matcher again. */
+  readonly #config: SecretSet
+  /** A run's own, by budget; none for the config's masker. */
+  readonly #run: Record<Budget, SecretSet> | undefined
+  readonly #shape: SecretShape | undefined
   readonly #notLearned = new Set<string>()
   /** Counts what was learned: a part masked before a later lesson is masked again (see runner). */
   version = 0
 
-  constructor(secrets: Iterable<string> = [], base?: Masker) {
-    this.#base = base
+  constructor(secrets: Iterable<string> = [], run?: { config: SecretSet; shape: SecretShape | undefined }) {
+    this.#config = run?.config ?? new SecretSet(false)
+    this.#run = run ? { request: new SecretSet(true), sent: new SecretSet(true) } : undefined
+    this.#shape = run?.shape
     for (const secret of secrets) this.learn(secret)
   }
 
-  /** A masker for one run: it knows what this one knows, and what it learns stays its own. */
-  forRun(): Masker {
-    return new Masker([], this)
+  /**
+   * A masker for one run: it knows the config's secrets, and what it learns stays its own.
+   * `shape` tells how the run's source names fields in its own data (see SecretShape).
+   */
+  forRun(shape?: SecretShape): Masker {
+    return new Masker([], { config: this.#config, shape })
   }
 
-  /** Learns a secret value: from now on it is hidden wherever it appears. */
-  learn(secret: string | undefined): void {
+  /**
+   * Learns a secret value: from now on it is hidden wherever it appears. The config's masker
+   * learns it for good; a run's within `budget` (what its actions send, unless told otherwise).
+   */
+  learn(secret: string | undefined, budget: Budget = 'sent'): void {
     if (secret === undefined || secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH || this.knows(secret)) return
-    this.#own.add(secret)
-    this.#matcher = undefined
-    this.version++
+    const set = this.#run?.[budget] ?? this.#config
+    if (set.add(secret)) this.version++
+    else this.#missed(secret)
   }
 
-  /** Learns every secret `other` knows of its own (a reloaded config's: the old ones stay known too). */
+  /** Learns every secret `other` knows of the config's (a reloaded config's: the old ones stay known too). */
   absorb(other: Masker): void {
-    for (const secret of other.#own) this.learn(secret)
+    for (const secret of other.#config.values()) this.learn(secret)
   }
 
   /** How many values under secret names were not learned (over a budget, or too long): hidden where they sit only. */
@@ -72,27 +95,27 @@ export class Masker {
   }
 
   knows(secret: string): boolean {
-    return this.#own.has(secret) || (this.#base?.knows(secret) ?? false)
+    return this.#config.has(secret) || (this.#run !== undefined && (this.#run.request.has(secret) || this.#run.sent.has(secret)))
   }
 
   /**
    * Learns every value under a secret-named field of `value`, at any depth (`auth: { user,
-   * password }` too), within the budget: FIELD_SECRETS_LIMIT values of FIELD_SECRET_MIN_LENGTH
-   * to FIELD_SECRET_MAX_LENGTH characters. The rest are counted in `overflow`.
+   * password }` too), within `budget`, from FIELD_SECRET_MIN_LENGTH to FIELD_SECRET_MAX_LENGTH
+   * characters. The rest are counted in `overflow`.
    */
   learnFields(value: unknown, budget: Budget = 'request'): void {
-    visitSecretFields(value, (secret) => this.learnField(secret, budget))
+    visitSecretFields(value, (secret) => this.learnField(secret, budget), this.#shape)
   }
 
   /** Learns one value found under a secret name, within `budget`. */
   learnField(secret: string, budget: Budget = 'request'): void {
     if (secret.length < FIELD_SECRET_MIN_LENGTH || this.knows(secret)) return
-    if (this.#learned[budget] >= FIELD_SECRETS_LIMIT || secret.length > FIELD_SECRET_MAX_LENGTH) {
-      if (this.#notLearned.size < 100_000) this.#notLearned.add(secret)
-      return
-    }
-    this.#learned[budget]++
-    this.learn(secret)
+    if (secret.length > FIELD_SECRET_MAX_LENGTH) this.#missed(secret)
+    else this.learn(secret, budget)
+  }
+
+  #missed(secret: string): void {
+    if (this.#notLearned.size < 10_000) this.#notLearned.add(secret)
   }
 
   /** Text with every known secret replaced by ***. Never throws: on a failure of its own, the whole text is hidden. */
@@ -111,7 +134,7 @@ export class Masker {
 
   /** A JSON-like value: everything under a secret-named field hidden, every string masked. */
   value<T>(value: T): Masked<T> {
-    return walk(value, 0, this) as Masked<T>
+    return walk(value, 0, this, this.#shape) as Masked<T>
   }
 
   /**
@@ -122,7 +145,7 @@ export class Masker {
     let hidden = text
     try {
       // An escaped name ({"\u0074oken": ...}) passes the quick test: such a body is always read.
-      if (mayNameSecret(text) || text.includes('\\u')) hidden = hideFieldsInBody(text, contentType)
+      if (mayNameSecret(text) || text.includes('\\u')) hidden = hideFieldsInBody(text, contentType, this.#shape)
     } catch {
       return MASK as Masked<string>
     }
@@ -160,19 +183,18 @@ export class Masker {
    * secret the cut may have left at its end: whole, that secret would have been masked later.
    */
   trimCutSecret(text: string): string {
-    const tail = Math.max(this.#compiled().partialTail(text), this.#base ? this.#base.#compiled().partialTail(text) : 0)
+    let tail = this.#config.partialTail(text)
+    if (this.#run) tail = Math.max(tail, this.#run.request.partialTail(text), this.#run.sent.partialTail(text))
     return tail === 0 ? text : text.slice(0, text.length - tail)
   }
 
   #spans(text: string): Span[] {
-    const own = this.#compiled().spans(text)
-    if (!this.#base) return own
-    const base = this.#base.#spans(text)
-    return own.length === 0 ? base : base.length === 0 ? own : [...base, ...own]
-  }
-
-  #compiled(): SecretMatcher {
-    return (this.#matcher ??= new SecretMatcher(this.#own))
+    const config = this.#config.spans(text)
+    if (!this.#run) return config
+    const request = this.#run.request.spans(text)
+    const sent = this.#run.sent.spans(text)
+    if (request.length === 0 && sent.length === 0) return config
+    return [...config, ...request, ...sent]
   }
 
   /** A view of a value in which every value read is masked as it is read (lazily: only what a template reads costs). */
@@ -185,7 +207,7 @@ export class Masker {
       get: (target, key, receiver) => {
         const child: unknown = Reflect.get(target, key, receiver)
         if (typeof key !== 'string' || typeof child === 'function') return child
-        if (isSecretName(key)) return hideAll(child, depth + 1)
+        if (holdsSecret(target as Record<string, unknown>, key, this.#shape)) return hideAll(child, depth + 1)
         if (typeof child === 'string' && (key === 'body' || key === 'raw')) return this.body(child)
         return this.#view(child, depth + 1)
       },
@@ -193,14 +215,66 @@ export class Masker {
   }
 }
 
+/**
+ * Secret values and the matcher that finds them. A bounded set (a run's) takes a value only
+ * while its forms fit RUN_LEARNING, and stops trying after TRIES values; the config's takes all.
+ */
+class SecretSet {
+  readonly #values = new Set<string>()
+  readonly #forms: string[] = []
+  readonly #bounded: boolean
+  #chars = 0
+  #tries = 0
+  #matcher: SecretMatcher | undefined
+
+  constructor(bounded: boolean) {
+    this.#bounded = bounded
+  }
+
+  has(value: string): boolean {
+    return this.#values.has(value)
+  }
+
+  values(): Iterable<string> {
+    return this.#values
+  }
+
+  /** Takes `value`; false when a bounded set has no room for it. */
+  add(value: string): boolean {
+    if (this.#bounded && (this.#values.size >= RUN_LEARNING.values || this.#tries >= TRIES)) return false
+    this.#tries++
+    const forms = appearances(value, this.#bounded ? RUN_LEARNING.chars - this.#chars : undefined)
+    if (forms === undefined) return false
+    this.#values.add(value)
+    for (const form of forms) {
+      this.#forms.push(form)
+      this.#chars += form.length
+    }
+    this.#matcher = undefined
+    return true
+  }
+
+  spans(text: string): Span[] {
+    return this.#forms.length === 0 ? [] : this.#compiled().spans(text)
+  }
+
+  partialTail(text: string): number {
+    return this.#forms.length === 0 ? 0 : this.#compiled().partialTail(text)
+  }
+
+  #compiled(): SecretMatcher {
+    return (this.#matcher ??= new SecretMatcher(this.#forms, { prefilter: !this.#bounded }))
+  }
+}
+
 /** Calls `found` with each string or number under a secret-named field of `value`, at any depth. */
-export function visitSecretFields(value: unknown, found: (secret: string) => void, depth = 0): void {
+export function visitSecretFields(value: unknown, found: (secret: string) => void, shape?: SecretShape, depth = 0): void {
   if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return
   const fields = value as Record<string, unknown>
   for (const key in fields) {
     if (!Object.hasOwn(fields, key)) continue
-    if (isSecretName(key)) visitLeaves(fields[key], found, depth + 1)
-    else visitSecretFields(fields[key], found, depth + 1)
+    if (holdsSecret(fields, key, shape)) visitLeaves(fields[key], found, depth + 1)
+    else visitSecretFields(fields[key], found, shape, depth + 1)
   }
 }
 
@@ -210,15 +284,17 @@ function visitLeaves(value: unknown, found: (secret: string) => void, depth: num
 }
 
 /** A copy of `value` with secret-named fields hidden and every string (and number that is a secret) masked. */
-function walk(value: unknown, depth: number, mask: Masker): unknown {
+function walk(value: unknown, depth: number, mask: Masker, shape: SecretShape | undefined): unknown {
   if (typeof value === 'string') return mask.text(value)
   if (typeof value === 'number') return maskNumber(value, mask)
   if (typeof value !== 'object' || value === null) return value
   if (depth > MAX_DEPTH) return MASK
-  if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, mask))
+  if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1, mask, shape))
   const fields = value as Record<string, unknown>
   const out: Record<string, unknown> = {}
-  for (const k in fields) if (Object.hasOwn(fields, k)) setField(out, k, isSecretName(k) ? hideAll(fields[k], depth + 1) : walk(fields[k], depth + 1, mask))
+  for (const k in fields) {
+    if (Object.hasOwn(fields, k)) setField(out, k, holdsSecret(fields, k, shape) ? hideAll(fields[k], depth + 1) : walk(fields[k], depth + 1, mask, shape))
+  }
   return out
 }
 
@@ -250,7 +326,7 @@ function hideAll(value: unknown, depth: number): unknown {
 }
 
 /** A JSON or form body with its secret-named fields hidden; the text as it was when there are none. */
-function hideFieldsInBody(text: string, contentType: string | undefined): string {
+function hideFieldsInBody(text: string, contentType: string | undefined, shape: SecretShape | undefined): string {
   const start = text.trimStart()[0]
   if (start === '{' || start === '[') {
     let parsed: unknown
@@ -259,11 +335,11 @@ function hideFieldsInBody(text: string, contentType: string | undefined): string
     } catch {
       return text
     }
-    return hideFieldsInPlace(parsed, 0) ? JSON.stringify(parsed) : text
+    return hideFieldsInPlace(parsed, 0, shape) ? JSON.stringify(parsed) : text
   }
-  if (/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) {
-    const form = new URLSearchParams()
+  if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     let hidden = false
+    const form = new URLSearchParams()
     for (const [name, value] of new URLSearchParams(text)) {
       const secret = value !== '' && isSecretName(name)
       hidden ||= secret
@@ -279,20 +355,20 @@ function hideFieldsInBody(text: string, contentType: string | undefined): string
  * it is changed in place); true when something was hidden. Deeper than MAX_DEPTH, a whole
  * branch is hidden: what cannot be looked into is not shown.
  */
-function hideFieldsInPlace(value: unknown, depth: number): boolean {
+function hideFieldsInPlace(value: unknown, depth: number, shape: SecretShape | undefined): boolean {
   if (typeof value !== 'object' || value === null) return false
   const fields = value as Record<string, unknown>
   let hidden = false
   for (const key of Object.keys(fields)) {
     const child = fields[key]
-    if (!Array.isArray(value) && isSecretName(key)) {
+    if (!Array.isArray(value) && holdsSecret(fields, key, shape)) {
       if (child === null || child === '' || child === MASK || typeof child === 'boolean') continue
       fields[key] = hideAll(child, depth + 1)
       hidden = true
     } else if (typeof child === 'object' && child !== null && depth + 1 > MAX_DEPTH) {
       fields[key] = MASK
       hidden = true
-    } else hidden = hideFieldsInPlace(child, depth + 1) || hidden
+    } else hidden = hideFieldsInPlace(child, depth + 1, shape) || hidden
   }
   return hidden
 }

@@ -1,8 +1,8 @@
 /**
- * Finding known secret values in text, in time linear in the text's length however many
- * secrets there are and however they overlap. A regular expression of all of them answers "is
- * any here?" in native code (the usual answer is no); only then an Aho-Corasick automaton finds
- * every occurrence, overlapping ones too, so a secret inside or across another is hidden whole.
+ * Finding known secret values in text, in time linear in the text's length, with a constant that
+ * depends neither on how many secrets there are nor on how they overlap: an Aho-Corasick
+ * automaton whose moves are looked up in a hash table, so a state with many children costs what
+ * a state with one costs. A secret inside or across another is hidden whole.
  */
 
 export const MASK = '***'
@@ -16,38 +16,49 @@ export const MAX_SECRET_LENGTH = 8192
 /** A stretch of text to hide: [start, end). */
 export type Span = readonly [start: number, end: number]
 
+/**
+ * Finds a fixed set of strings (secrets' forms, see appearances) in texts. With `prefilter`
+ * (for the config's secrets, made once at load) a regular expression first asks, in native
+ * code, whether any string's first ANCHOR characters occur at all: the usual answer is no, and
+ * that answer is about five times faster than the automaton's. Its alternatives all have the
+ * same few characters, so it cannot backtrack further than that: its time is linear in the
+ * text. A run's own matcher has none: it would be compiled per run.
+ */
 export class SecretMatcher {
-  readonly #forms: string[]
-  readonly #prefilter: RegExp | undefined
-  #automaton: Automaton | undefined
+  readonly #automaton: Automaton | undefined
+  readonly #anchors: RegExp | undefined
+  readonly #longest: number
 
-  constructor(secrets: Iterable<string>) {
-    const forms = new Set<string>()
-    for (const secret of secrets) for (const form of appearances(secret)) forms.add(form)
-    this.#forms = [...forms]
-    this.#prefilter = this.#forms.length > 0 ? new RegExp(this.#forms.map(escapeRegExp).join('|')) : undefined
+  constructor(forms: readonly string[], options: { prefilter?: boolean } = {}) {
+    this.#automaton = forms.length > 0 ? new Automaton(forms) : undefined
+    this.#longest = forms.reduce((n, form) => Math.max(n, form.length), 0)
+    if (options.prefilter && forms.length > 0) {
+      const anchors = new Set(forms.map((form) => form.slice(0, ANCHOR)))
+      this.#anchors = new RegExp([...anchors].map(escapeRegExp).join('|'))
+    }
   }
 
-  get empty(): boolean {
-    return this.#forms.length === 0
-  }
-
-  /** Where secrets stand in `text`, each stretch the union of the occurrences that touch it, in order. */
+  /** Where the strings stand in `text`, each stretch the union of the occurrences that touch it, in order. */
   spans(text: string): Span[] {
-    if (!this.#prefilter?.test(text)) return []
-    this.#automaton ??= new Automaton(this.#forms)
+    if (!this.#automaton || (this.#anchors && !this.#anchors.test(text))) return []
     return this.#automaton.spans(text)
   }
 
   /**
-   * How many characters at the end of `text` are the beginning of a secret: where someone else
+   * How many characters at the end of `text` are the beginning of a string: where someone else
    * cut a text short in the middle of a secret, that start has to go too.
    */
   partialTail(text: string): number {
-    if (this.#forms.length === 0) return 0
-    this.#automaton ??= new Automaton(this.#forms)
-    return this.#automaton.openPrefix(text)
+    // No string is longer than the longest: its last characters are all that can begin one.
+    return this.#automaton?.openPrefix(text.length > this.#longest ? text.slice(-this.#longest) : text) ?? 0
   }
+}
+
+/** The prefilter's characters per string: MIN_SECRET_LENGTH, so every form has them. */
+const ANCHOR = 4
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
 }
 
 /** Replaces `spans` (sorted, from one or more matchers) of `text` with ***, merging those that touch. */
@@ -57,7 +68,8 @@ export function hideSpans(text: string, spans: readonly Span[]): string {
   let out = ''
   let copied = 0
   let [start, end] = sorted[0]!
-  for (const [s, e] of sorted.slice(1)) {
+  for (let i = 1; i < sorted.length; i++) {
+    const [s, e] = sorted[i]!
     if (s <= end) end = Math.max(end, e)
     else {
       out += text.slice(copied, start) + MASK
@@ -68,9 +80,6 @@ export function hideSpans(text: string, spans: readonly Span[]): string {
   return out + text.slice(copied, start) + MASK + text.slice(end)
 }
 
-const appearanceCache = new Map<string, string[]>()
-const CACHE_LIMIT = 2000
-
 /**
  * The ways a secret shows up in text: as it is; percent-encoded (upper- and lower-case hex,
  * as a form, and as WHATWG URLs encode a query, path or userinfo); HTML-escaped; inside a JSON
@@ -78,37 +87,58 @@ const CACHE_LIMIT = 2000
  * encoders and Graph API do (`<>&'"@=` as \u00XX), or with every sign escaped; and each of those
  * inside a JSON string once or twice more (a body echoed as a string, in a log line). Never
  * throws: a lone surrogate is searched for as it is.
+ *
+ * The forms of a plain token are about 5 times its length in all; of a Cyrillic password about
+ * 130 times; of a string made of quotes, backslashes and non-Latin letters over 500 times. So
+ * `limit` bounds them: past `limit` characters in all, the making stops and undefined is
+ * returned (the work done is at most `limit` plus one form).
  */
-export function appearances(secret: string): string[] {
-  let forms = appearanceCache.get(secret)
-  if (forms) return forms
-  forms = secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH ? [] : computeForms(secret)
-  if (appearanceCache.size >= CACHE_LIMIT) appearanceCache.clear()
-  appearanceCache.set(secret, forms)
-  return forms
-}
-
-function computeForms(secret: string): string[] {
+export function appearances(secret: string, limit = Number.POSITIVE_INFINITY): string[] | undefined {
+  if (secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) return []
+  const forms = new FormSet(limit)
   const whole = secret.replace(LONE_SURROGATE, '\ufffd') // what encodeURIComponent and URL can take
   const percent = encodeURIComponent(whole)
-  const plain = new Set([
+  const plain = [
     secret,
     percent,
     percent.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
     new URLSearchParams({ s: whole }).toString().slice(2),
     secret.replace(/[&<>"']/g, (c) => `&${HTML_ENTITIES[c]};`),
     ...urlEncodings(whole),
-  ])
-  const forms = new Set(plain)
-  for (const form of plain) {
+  ]
+  for (const form of plain) if (!forms.add(form)) return undefined
+  for (const form of new Set(plain)) {
     const json = inJson(form)
     for (const written of [json, json.replace(/\//g, '\\/').replace(/[^\x00-\x7f]/g, unicodeEscape), json.replace(/[<>&'@=]/g, unicodeEscape), json.replace(/[^A-Za-z0-9\\]/g, unicodeEscape)]) {
-      forms.add(written)
-      forms.add(inJson(written))
-      forms.add(inJson(inJson(written)))
+      if (!forms.add(written)) return undefined
+      const once = inJson(written)
+      if (!forms.add(once) || !forms.add(inJson(once))) return undefined
     }
   }
-  return [...forms].filter((form) => form.length >= MIN_SECRET_LENGTH)
+  return forms.list()
+}
+
+/** Distinct forms of at least MIN_SECRET_LENGTH characters, up to a total length. */
+class FormSet {
+  readonly #forms = new Set<string>()
+  readonly #limit: number
+  #chars = 0
+
+  constructor(limit: number) {
+    this.#limit = limit
+  }
+
+  /** False once the forms are longer than the limit in all. */
+  add(form: string): boolean {
+    if (form.length < MIN_SECRET_LENGTH || this.#forms.has(form)) return true
+    this.#forms.add(form)
+    this.#chars += form.length
+    return this.#chars <= this.#limit
+  }
+
+  list(): string[] {
+    return [...this.#forms]
+  }
 }
 
 /** How `text` reads inside a JSON string. */
@@ -132,100 +162,104 @@ function urlEncodings(secret: string): string[] {
   return [url.search.slice(1), url.pathname.slice(1), url.username]
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')
-}
-
 /**
- * Aho-Corasick over UTF-16 code units. Children are kept as linked lists in typed arrays (most
- * states of secret strings have one child); the start state has a table, since it has many.
- * `longest[s]` is the length of the longest secret ending in state `s` (through fail links).
+ * Aho-Corasick over UTF-16 code units. The start state's moves are a table by code unit (most
+ * characters of a text begin no string); every other move is looked up in one open-addressing
+ * hash table keyed by (state, code unit), so it costs a probe or two however many children a
+ * state has (strings a caller chose can give one state thousands). `longest[s]` is the length
+ * of the longest string ending in state `s` (through fail links); `depth[s]` is its depth. The
+ * scans read the arrays through locals: they are the hot loops of masking.
  */
 class Automaton {
-  readonly #code: Uint16Array
-  readonly #firstChild: Int32Array
-  readonly #nextSibling: Int32Array
+  /** The start state's child by code unit, plus one (0: none; a zeroed table needs no fill). */
+  readonly #root = new Int32Array(0x10000)
   readonly #fail: Int32Array
   readonly #depth: Int32Array
   readonly #longest: Int32Array
-  readonly #root = new Int32Array(0x10000).fill(-1)
+  readonly #edges: Edges
   #size = 1
 
   constructor(forms: readonly string[]) {
     const capacity = 1 + forms.reduce((n, f) => n + f.length, 0)
-    this.#code = new Uint16Array(capacity)
-    this.#firstChild = new Int32Array(capacity).fill(-1)
-    this.#nextSibling = new Int32Array(capacity).fill(-1)
     this.#fail = new Int32Array(capacity)
     this.#depth = new Int32Array(capacity)
     this.#longest = new Int32Array(capacity)
-    for (const form of forms) this.#insert(form)
-    this.#link()
+    this.#edges = edges(capacity)
+    const parent = new Int32Array(capacity)
+    const code = new Uint16Array(capacity)
+    for (const form of forms) this.#insert(form, parent, code)
+    this.#link(parent, code)
   }
 
-  /** The state after `state` reads code unit `c`, following no fail link; -1 when there is none. */
   #child(state: number, c: number): number {
-    if (state === 0) return this.#root[c]!
-    for (let s = this.#firstChild[state]!; s !== -1; s = this.#nextSibling[s]!) if (this.#code[s] === c) return s
-    return -1
+    return state === 0 ? this.#root[c]! - 1 : edgeTo(this.#edges, state, c)
   }
 
-  #insert(form: string): void {
+  #insert(form: string, parent: Int32Array, code: Uint16Array): void {
     let state = 0
     for (let i = 0; i < form.length; i++) {
       const c = form.charCodeAt(i)
       let next = this.#child(state, c)
       if (next === -1) {
         next = this.#size++
-        this.#code[next] = c
+        if (state === 0) this.#root[c] = next + 1
+        else addEdge(this.#edges, state, c, next)
+        parent[next] = state
+        code[next] = c
         this.#depth[next] = this.#depth[state]! + 1
-        if (state === 0) this.#root[c] = next
-        else {
-          this.#nextSibling[next] = this.#firstChild[state]!
-          this.#firstChild[state] = next
-        }
       }
       state = next
     }
     this.#longest[state] = form.length
   }
 
-  /** Fail links, breadth first: the longest proper suffix of each state that is also a state. */
-  #link(): void {
-    const queue: number[] = []
-    for (const s of this.#root) if (s !== -1) queue.push(s) // fail = 0
-    for (let q = 0; q < queue.length; q++) {
-      const state = queue[q]!
-      for (let s = this.#firstChild[state]!; s !== -1; s = this.#nextSibling[s]!) {
-        const c = this.#code[s]!
-        let f = this.#fail[state]!
-        let target = this.#child(f, c)
-        while (target === -1 && f !== 0) {
-          f = this.#fail[f]!
-          target = this.#child(f, c)
-        }
-        this.#fail[s] = target === -1 ? 0 : target
-        this.#longest[s] = Math.max(this.#longest[s]!, this.#longest[this.#fail[s]!]!)
-        queue.push(s)
+  /** Fail links in order of depth: the longest proper suffix of each state that is also a state. */
+  #link(parent: Int32Array, code: Uint16Array): void {
+    for (const state of byDepth(this.#depth, this.#size)) {
+      const up = parent[state]!
+      if (up === 0) continue // fail = 0
+      let f = this.#fail[up]!
+      let target = this.#child(f, code[state]!)
+      while (target === -1 && f !== 0) {
+        f = this.#fail[f]!
+        target = this.#child(f, code[state]!)
       }
+      this.#fail[state] = target === -1 ? 0 : target
+      this.#longest[state] = Math.max(this.#longest[state]!, this.#longest[this.#fail[state]!]!)
     }
   }
 
-  #step(state: number, c: number): number {
-    for (;;) {
-      const next = this.#child(state, c)
-      if (next !== -1) return next
-      if (state === 0) return 0
-      state = this.#fail[state]!
-    }
-  }
-
+  /** Every match, as in `step` below, written out: this loop runs over every character masked. */
   spans(text: string): Span[] {
     const spans: Array<[number, number]> = []
+    const root = this.#root
+    const fail = this.#fail
+    const longest = this.#longest
+    const { from, code, to, mask } = this.#edges
     let state = 0
     for (let i = 0; i < text.length; i++) {
-      state = this.#step(state, text.charCodeAt(i))
-      const length = this.#longest[state]!
+      const c = text.charCodeAt(i)
+      for (;;) {
+        if (state === 0) {
+          state = root[c]! - 1
+          if (state === -1) state = 0
+          break
+        }
+        let slot = edgeSlot(state, c, mask)
+        let next = -1
+        for (let f = from[slot]!; f !== -1; f = from[(slot = (slot + 1) & mask)]!) {
+          if (f === state && code[slot] === c) {
+            next = to[slot]!
+            break
+          }
+        }
+        if (next !== -1) {
+          state = next
+          break
+        }
+        state = fail[state]!
+      }
+      const length = longest[state]!
       if (length === 0) continue
       let start = i + 1 - length
       // A long match may reach back over earlier ones: they become one.
@@ -235,10 +269,67 @@ class Automaton {
     return spans
   }
 
-  /** The length of the longest end of `text` that begins some secret. */
+  /** The length of the longest end of `text` that begins some string. */
   openPrefix(text: string): number {
     let state = 0
-    for (let i = 0; i < text.length; i++) state = this.#step(state, text.charCodeAt(i))
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      let next = this.#child(state, c)
+      while (next === -1 && state !== 0) {
+        state = this.#fail[state]!
+        next = this.#child(state, c)
+      }
+      state = next === -1 ? 0 : next
+    }
     return this.#depth[state]!
   }
+}
+
+/** States 1..size-1 ordered by depth (a counting sort): parents before children, as the fail links need. */
+function byDepth(depth: Int32Array, size: number): Int32Array {
+  let deepest = 0
+  for (let s = 1; s < size; s++) deepest = Math.max(deepest, depth[s]!)
+  const start = new Int32Array(deepest + 2)
+  for (let s = 1; s < size; s++) start[depth[s]! + 1]!++
+  for (let d = 1; d <= deepest + 1; d++) start[d]! += start[d - 1]!
+  const order = new Int32Array(Math.max(0, size - 1))
+  for (let s = 1; s < size; s++) order[start[depth[s]!]!++] = s
+  return order
+}
+
+/** The trie's edges below the start state: (state, code unit) -> state, linear probing, at most half full. */
+interface Edges {
+  from: Int32Array
+  code: Uint16Array
+  to: Int32Array
+  mask: number
+}
+
+function edges(count: number): Edges {
+  let size = 16
+  while (size < count * 2) size *= 2
+  return { from: new Int32Array(size).fill(-1), code: new Uint16Array(size), to: new Int32Array(size), mask: size - 1 }
+}
+
+function edgeSlot(state: number, c: number, mask: number): number {
+  let h = Math.imul(state, 0x9e3779b1) + c
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b)
+  return (h ^ (h >>> 13)) & mask
+}
+
+function edgeTo(table: Edges, state: number, c: number): number {
+  const { from, code, to, mask } = table
+  for (let slot = edgeSlot(state, c, mask); from[slot] !== -1; slot = (slot + 1) & mask) {
+    if (from[slot] === state && code[slot] === c) return to[slot]!
+  }
+  return -1
+}
+
+function addEdge(table: Edges, state: number, c: number, next: number): void {
+  const { from, code, to, mask } = table
+  let slot = edgeSlot(state, c, mask)
+  while (from[slot] !== -1) slot = (slot + 1) & mask
+  from[slot] = state
+  code[slot] = c
+  to[slot] = next
 }

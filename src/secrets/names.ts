@@ -1,66 +1,32 @@
 /**
- * Which names mark a secret: header, query, form and JSON field names, and config keys. A name
- * is compared lower-cased without `-`, `_` and `.`, so `accessToken`, `access_token`,
- * `X-Api-Key`, `apitoken` and `client_secret` all count. docs/security.md's Masking section lists both
- * lists below (a test checks that it does).
+ * Which names mark a secret (the rule is in secret-names.mjs, plain JavaScript, so that the
+ * journal's writer thread applies it too), and how a source's own data can name its fields.
  */
-
-/** A name that contains one of these, once normalised, marks a secret. */
-export const SECRET_NAME_PARTS = [
-  'token',
-  'secret',
-  'password',
-  'passwd',
-  'passphrase',
-  'pwd',
-  'key',
-  'auth',
-  'signature',
-  'secure',
-  'cookie',
-  'hmac',
-  'bearer',
-  'jwt',
-] as const
-
-/** Whole names that contain a part but hold no secret (normalised): hiding them would only garble the journal. */
-export const NOT_SECRET_NAMES = ['author', 'authors', 'keyword', 'keywords', 'utmkeyword'] as const
-
-/**
- * A part, in any letter case, with any of `-`, `_` and `.` between its letters: what "the name
- * lower-cased without separators contains the part" means, without making that name first.
- */
-const ANY_PART = new RegExp(SECRET_NAME_PARTS.map(spelled).join('|'), 'iu')
-const NOT_SECRET = new RegExp(`^[-_.]*(?:${NOT_SECRET_NAMES.map(spelled).join('|')})[-_.]*$`, 'iu')
-
-function spelled(word: string): string {
-  return [...word].join('[-_.]*')
-}
+export { isSecretName, mayNameSecret, NOT_SECRET_NAMES, SECRET_NAME_PARTS } from './secret-names.mjs'
+import { isSecretName } from './secret-names.mjs'
 
 /** `X-Api-Key` -> `xapikey`: the form names are compared in. */
 export function normalizeName(name: string): string {
   return name.toLowerCase().replace(/[-_.]/g, '')
 }
 
-/** Names already judged: the same few header and field names come with every request. */
-const judged = new Map<string, boolean>()
-const JUDGED_LIMIT = 4096
-
-/** True for a name that holds credentials. */
-export function isSecretName(name: string): boolean {
-  let secret = judged.get(name)
-  if (secret === undefined) {
-    secret = ANY_PART.test(name) && !NOT_SECRET.test(name)
-    if (judged.size >= JUDGED_LIMIT) judged.clear() // names a sender makes up cannot grow it without end
-    if (name.length <= 256) judged.set(name, secret)
-  }
-  return secret
+/**
+ * How a source's own data names its fields, where that differs from a plain object: VK sends
+ * each answer of a lead form as `{ key: 'first_name', answer: 'Иван' }`. In such a pair the name
+ * field (`key`) is the sender's data, never a secret by its own name, and the value field is a
+ * secret when the name it holds is a secret name (`{ key: 'password', answer: ... }`).
+ */
+export interface SecretShape {
+  readonly pairs: ReadonlyArray<{ readonly name: string; readonly value: string }>
 }
 
-/**
- * False when no name inside `text` can be a secret's: no part occurs anywhere in it. A quick
- * test before a body is parsed to look for secret-named fields.
- */
-export function mayNameSecret(text: string): boolean {
-  return ANY_PART.test(text)
+/** Whether field `key` of `fields` holds a secret: by its name, or in a pair of `shape`, by the name the pair holds. */
+export function holdsSecret(fields: Record<string, unknown>, key: string, shape: SecretShape | undefined): boolean {
+  if (shape) {
+    for (const { name, value } of shape.pairs) {
+      if (key === value && typeof fields[name] === 'string' && Object.hasOwn(fields, name)) return isSecretName(fields[name])
+      if (key === name && typeof fields[name] === 'string' && Object.hasOwn(fields, value)) return false
+    }
+  }
+  return isSecretName(key)
 }

@@ -1,7 +1,7 @@
 /** The masker on its own: which names mark a secret, how values are found in text, what a run learns. */
 import { describe, expect, it } from 'vitest'
 import { credentialParts, headerSecrets, learnUserinfo } from '../../src/secrets/learn.js'
-import { FIELD_SECRETS_LIMIT, Masker } from '../../src/secrets/masker.js'
+import { Masker, RUN_LEARNING } from '../../src/secrets/masker.js'
 import { isSecretName, mayNameSecret } from '../../src/secrets/names.js'
 import { hideRequestTarget, hideUserinfo } from '../../src/secrets/urls.js'
 
@@ -90,15 +90,15 @@ describe('what a run learns', () => {
     expect(hideUserinfo('https://api:secret@example.com/a?b=1')).toBe('https://***@example.com/a?b=1')
   })
 
-  it(`learns up to ${FIELD_SECRETS_LIMIT} values under secret names, and counts the rest`, () => {
+  it(`learns up to ${RUN_LEARNING.values} values under secret names, and counts the rest`, () => {
     const mask = new Masker().forRun()
-    const values = Array.from({ length: FIELD_SECRETS_LIMIT + 50 }, (_, i) => `value-${i}-Qz`)
+    const values = Array.from({ length: RUN_LEARNING.values + 50 }, (_, i) => `value-${i}-Qz`)
     mask.learnFields({ list: values.map((v, i) => ({ [`f${i}_token`]: v })) })
     expect(mask.overflow).toBe(50)
     expect(mask.text(values[0]!)).toBe('***')
     expect(mask.text(values.at(-1)!)).toBe(values.at(-1))
     // Where it sits under its name, a value beyond the limit is hidden all the same.
-    expect(mask.value({ f149_token: values.at(-1) })).toEqual({ f149_token: '***' })
+    expect(mask.value({ f81_token: values.at(-1) })).toEqual({ f81_token: '***' })
   })
 })
 
