@@ -3,14 +3,14 @@
 // beside the journal's writer thread (scripts/bundle.mjs). One file starts far faster than
 // hundreds of modules resolved one by one; cold start is measured by `npm run bench`. Type
 // checking is tsc's job, in `npm test`.
-import { copyFileSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { bundle } from './bundle.mjs'
+import { bundle, bundleWorker } from './bundle.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const out = process.argv[2] ?? join(root, 'dist')
 mkdirSync(out, { recursive: true })
 await bundle({ root, outfile: join(out, 'hookrelay.mjs'), kind: 'module' })
-// The writer thread's script and what it imports, beside the bundle.
-for (const file of ['sql-worker.mjs', 'search-text.mjs']) copyFileSync(join(root, 'src/journal', file), join(out, file))
+// The writer thread's script, with what it imports, beside the bundle.
+await bundleWorker({ root, outfile: join(out, 'sql-worker.mjs') })

@@ -66,6 +66,15 @@ export async function bundle({ root, outfile, kind, addonSha256 }) {
   }
 }
 
+/**
+ * The journal's writer thread for kind 'module': src/journal/sql-worker.mjs and what it imports
+ * (the search text, the secret-name rule) as one file beside the bundle; better-sqlite3 stays in
+ * node_modules.
+ */
+export async function bundleWorker({ root, outfile }) {
+  await build({ ...common('module'), entryPoints: [join(root, 'src/journal/sql-worker.mjs')], outfile, external: ['better-sqlite3'] })
+}
+
 function common(kind) {
   return {
     bundle: true,

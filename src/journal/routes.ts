@@ -17,7 +17,7 @@ export interface JournalRoutesOptions {
   journal: Journal
   /** Without a token the API is off. */
   token: string | undefined
-  /** The config's secrets: every answer passes it (the kept body's own secret fields are learned per run). */
+  /** The config's secrets: every answer passes it (a run's own were applied when it was kept). */
   masker: Masker
   /** The pipelines served: a filter naming one that is neither here nor in the journal is a 404. */
   pipelines: PipelineSet
@@ -76,7 +76,7 @@ export async function journalRoutes(app: FastifyInstance, { journal, token, mask
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/journal/:id', async (request, reply) => {
     const run = journal.get(request.params.id)
     if (!run) return fail(reply, hookrelayError('HR_RUN_NOT_FOUND', [request.params.id]))
-    return send(reply, request.query, runView(run, masker))
+    return send(reply, request.query, runView(run, masker, pipelines.get(run.pipeline)?.source.shape))
   })
 }
 

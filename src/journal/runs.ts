@@ -42,6 +42,8 @@ export interface NewRun {
   status: RunStatus
   receivedAt: string
   request: Masked<KeptRequest>
+  /** The kept body as it is shown (see incoming.ts Kept), when that differs from the kept body. */
+  shown?: Masked<string> | undefined
   replayOf?: string | undefined
   warnings?: Masked<string[]> | undefined
   /** A digest of the run's dedupe key (see Deduplicator), when its pipeline dedupes. */
@@ -62,7 +64,7 @@ export interface RunFinish {
   error?: Masked<string> | undefined
   response?: Masked<SentAnswer> | undefined
   warnings?: Masked<string[]> | undefined
-  /** The kept body masked with every secret the run learned, when it learned more while it ran. */
+  /** The kept body masked with every secret the run learned, when it learned more while it ran (else it stays as kept). */
   shown?: Masked<string> | undefined
 }
 
@@ -169,10 +171,11 @@ type StepRow = Omit<StepView, 'request' | 'response' | 'output'> & {
 }
 
 const INSERT_RUN = `INSERT INTO runs (id, pipeline, status, received_at, finished_at, duration_ms, error, request, response, replay_of, warnings,
-    dedupe_key, duplicate_of)
-  VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings, @dedupeKey, @duplicateOf)`
+    dedupe_key, duplicate_of, shown)
+  VALUES (@id, @pipeline, @status, @receivedAt, @finishedAt, @durationMs, @error, @request, @response, @replayOf, @warnings, @dedupeKey, @duplicateOf,
+    @shown)`
 const FINISH_RUN = `UPDATE runs SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs, error = @error, response = @response,
-    warnings = @warnings, shown = @shown
+    warnings = @warnings, shown = coalesce(@shown, shown)
   WHERE id = @id`
 const REVISE_STEP = `UPDATE steps SET request = coalesce(@request, request), response = coalesce(@response, response), output = coalesce(@output, output),
     error = coalesce(@error, error)
@@ -214,6 +217,7 @@ export const runWrites = {
         warnings: run.warnings?.length ? run.warnings : null,
         dedupeKey: run.dedupeKey ?? null,
         duplicateOf: run.duplicateOf ?? null,
+        shown: run.shown ?? null,
       },
     ]
   },
@@ -375,7 +379,7 @@ export class RunsRepository {
     const params = filterParams(filter)
     const needle = text.toLowerCase()
     const tail = this.#notIndexed.all(params) as SearchHit[]
-    const recent = tail.filter((run) => searchText(run.request).toLowerCase().includes(needle))
+    const recent = tail.filter((run) => searchText(run.request, run.shown).toLowerCase().includes(needle))
     if (recent.length >= filter.limit) return { hits: recent.slice(0, filter.limit), resume: recent[filter.limit - 1]!.id }
     // Read as many as it may at once: the next batch goes on below the oldest run read.
     if (tail.length === MAX_NOT_INDEXED) return { hits: recent, resume: tail.at(-1)!.id }

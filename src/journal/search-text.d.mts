@@ -1,2 +1,2 @@
 /** See search-text.mjs. */
-export function searchText(requestJson: string): string
+export function searchText(requestJson: string, shown?: string | null): string

@@ -124,14 +124,14 @@ const INDEX_BATCH = 64
 /** After a failed batch (a lock another program holds, a full disk): try again this much later, not at once. */
 const INDEX_RETRY_MS = 1000
 const indexedUpTo = db.prepare('SELECT last_rowid FROM search_state WHERE id = 1').pluck()
-const notIndexed = db.prepare('SELECT rowid, request FROM runs WHERE rowid > ? ORDER BY rowid LIMIT ?')
+const notIndexed = db.prepare('SELECT rowid, request, shown FROM runs WHERE rowid > ? ORDER BY rowid LIMIT ?')
 const addToIndex = db.prepare('INSERT INTO runs_search (rowid, text) VALUES (?, ?)')
 const markIndexed = db.prepare('UPDATE search_state SET last_rowid = ? WHERE id = 1')
 // Read and written under one write lock (BEGIN IMMEDIATE): another writer (a CLI replay's
 // thread) indexing at the same moment waits, then starts where this one ended.
 const indexBatch = db.transaction(() => {
   const rows = notIndexed.all(indexedUpTo.get(), INDEX_BATCH)
-  for (const row of rows) addToIndex.run(row.rowid, searchText(row.request))
+  for (const row of rows) addToIndex.run(row.rowid, searchText(row.request, row.shown))
   if (rows.length > 0) markIndexed.run(rows.at(-1).rowid)
   return rows.length
 })

@@ -3,6 +3,7 @@
  * masked. Both go through here, so what one shows the other shows too.
  */
 import type { Masked, Masker } from '../secrets/masker.js'
+import type { SecretShape } from '../secrets/names.js'
 import { parseBody } from '../sources/body.js'
 import type { Journal } from './journal.js'
 import type { KeptRequest, RunDetail, RunFilter, RunSummary, SearchHit } from './runs.js'
@@ -23,9 +24,10 @@ const MAX_SEARCH_BATCHES = 50
 
 /**
  * A page of runs, newest first; with `q`, only runs whose request holds the text once masked.
- * The index holds the request's values as kept, so every candidate is checked against its
- * masked text, and the page and its `next` are made of the runs that pass only: neither what
- * is shown nor where the next page starts can tell that a secret holds a piece of the text.
+ * The index holds the request's values as shown, without those under secret names; every
+ * candidate is still checked against its text masked with the config's secrets (a reload may
+ * have added one), and the page and its `next` are made of the runs that pass only: neither
+ * what is shown nor where the next page starts can tell that a secret holds a piece of the text.
  */
 export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & { q?: string | undefined }): Found {
   const { q, ...rest } = filter
@@ -52,21 +54,32 @@ export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & {
   return { runs, next }
 }
 
-/** The run as it is shown, masked: the kept body re-read (JSON shows as JSON) and its own secret fields hidden. */
-export function runView(run: RunDetail, masker: Masker) {
-  const mask = masker.forRun()
-  const { raw, encoding, ...request } = run.request
-  const contentType = run.request.headers['content-type']
-  const body = keptBody(run.request)
-  mask.learnFields(body)
-  // What the run learned while it ran (a body field it sent on as a credential) is in `shown`.
-  const text = run.shown ?? (encoding ? raw : mask.body(raw, contentType))
-  const shownRequest = { ...request, body: run.shown === null ? body : keptBody({ ...run.request, raw: run.shown }), raw: text, ...(encoding ? { encoding } : {}) }
+/**
+ * The run as it is shown, masked: the kept body re-read (JSON shows as JSON), as `shown` has it.
+ * Nothing is learned again: the run's own secrets were applied when it was kept (`shown`), and
+ * the config's are applied now, so reading a run back costs no more than keeping it did. Only a
+ * run kept before `shown` was made at intake (hookrelay 0.1 journals) has its body's
+ * secret-named values learned here, within a run's budget. `shape` is its source's (VK's
+ * answers), when its pipeline is still configured.
+ */
+export function runView(run: RunDetail, masker: Masker, shape?: SecretShape) {
+  const mask = masker.forRun(shape)
+  const { raw: _raw, encoding, ...request } = run.request
+  const raw = shownText(run.request, run.shown, mask)
+  const body = keptBody(run.shown === null ? run.request : { ...run.request, raw })
   const { shown: _shown, ...rest } = run
-  return mask.value({ ...rest, request: shownRequest })
+  return mask.value({ ...rest, request: { ...request, body, raw, ...(encoding ? { encoding } : {}) } })
 }
 
 export type RunView = ReturnType<typeof runView> extends Masked<infer T> ? T : never
+
+/** The kept body as every output shows it: `shown`, else the kept one masked as a body. */
+function shownText(kept: KeptRequest, shown: string | null, mask: Masker): string {
+  if (shown !== null) return shown
+  if (kept.encoding) return kept.raw
+  mask.learnFields(keptBody(kept)) // a run kept before `shown` was (see runView): bounded, as any run's learning
+  return mask.body(kept.raw, kept.headers['content-type'])
+}
 
 function keptBody(kept: KeptRequest): unknown {
   const raw = Buffer.from(kept.raw, kept.encoding === 'base64' ? 'base64' : 'utf8')
@@ -75,18 +88,14 @@ function keptBody(kept: KeptRequest): unknown {
 }
 
 /**
- * The hit's search text as the run page shows its request: the body and the query with the
- * values under secret names hidden (whatever their length) and every secret the run's masker
- * knows hidden; cut to the index's lengths only after that.
+ * The hit's search text as the run page shows its request: the body as shown (the run's secrets
+ * hidden when it was kept; values under secret names left out) with the config's secrets hidden;
+ * cut to the index's lengths only after that.
  */
 function maskedSearchText(hit: SearchHit, masker: Masker): string {
   const mask = masker.forRun()
   const kept = JSON.parse(hit.request) as KeptRequest
-  mask.learnFields(keptBody(kept))
-  mask.learnFields(kept.query)
-  const raw = hit.shown ?? (kept.encoding ? kept.raw : mask.body(kept.raw, kept.headers['content-type']))
-  const query = JSON.parse(mask.body(JSON.stringify(kept.query ?? {}), 'application/json')) as unknown
-  return mask.text(searchText(JSON.stringify({ ...kept, raw, query })))
+  return mask.text(searchText(hit.request, shownText(kept, hit.shown, mask)))
 }
 
 function summary({ request: _request, shown: _shown, ...run }: SearchHit): RunSummary {

@@ -15,11 +15,11 @@ import type { SentAnswer } from '../journal/runs.js'
 import type { Masked } from '../secrets/masker.js'
 import type { Answer } from '../sources/answer.js'
 
-/** The first run with a key: its id, and its answer (to wait for while it runs; null when none was kept). */
-export interface FirstRun {
-  runId: string
-  answer: Promise<Masked<Answer> | null> | SentAnswer | null
-}
+/**
+ * The first run with a key: its id, and its answer: the one sent (to wait for, while it runs
+ * here; null when it sent none), or the journal's copy, masked (null when none was kept).
+ */
+export type FirstRun = { runId: string; running: Promise<Masked<Answer> | null> } | { runId: string; kept: SentAnswer | null }
 
 /** What the first run with a key does while it runs: settle its answer, and let go at its end. */
 export interface Claim {
@@ -43,9 +43,9 @@ export class Deduplicator {
   /** The first run kept with `digest` within `windowMs`, here or in the journal. */
   first(digest: string, windowMs: number): FirstRun | undefined {
     const running = this.#inFlight.get(digest)
-    if (running) return { runId: running.runId, answer: running.answer }
+    if (running) return { runId: running.runId, running: running.answer }
     const kept = this.#journal.firstWithKey(digest, uuidv7Floor(Date.now() - windowMs))
-    return kept && { runId: kept.id, answer: kept.response }
+    return kept && { runId: kept.id, kept: kept.response }
   }
 
   /** Makes `runId` the first run with `digest` for as long as it runs. Call first() just before, in the same turn. */

@@ -14,9 +14,9 @@ import type { Metrics } from '../metrics.js'
 import { answerExcerpt } from '../notify/letters.js'
 import type { FailureReports } from '../notify/notifier.js'
 import type { FailureSummary } from '../notify/store.js'
-import { FIELD_SECRET_MAX_LENGTH, FIELD_SECRET_MIN_LENGTH, FIELD_SECRETS_LIMIT, type Masked, type Masker } from '../secrets/masker.js'
-import { defaultErrorAnswer, errorAnswer, maskAnswer, type Answer } from '../sources/answer.js'
-import { keepRequest, runScope, type IncomingRequest } from '../sources/incoming.js'
+import { FIELD_SECRET_MAX_LENGTH, FIELD_SECRET_MIN_LENGTH, RUN_LEARNING, type Masked, type Masker } from '../secrets/masker.js'
+import { defaultErrorAnswer, errorAnswer, maskAnswer, restoreAnswer, type Answer } from '../sources/answer.js'
+import { keepRequest, runScope, shownBody, type IncomingRequest } from '../sources/incoming.js'
 import { parseBody } from '../sources/body.js'
 import type { DeliveryPart } from '../sources/preset.js'
 import type { CompiledPipeline } from './compile.js'
@@ -123,15 +123,18 @@ export class Executor {
       part = replayed
     }
 
+    const read = part ?? pipeline.source.readFields(req)
+    if (read.error) return this.reject(pipeline, req, read.error, options)
+    const { fields, warnings } = read
     const runId = newRunId()
-    const mask = this.#deps.masker.forRun()
-    const request = keepRequest(req, mask) // learns the request's credentials, and keeps its body as sent
+    const mask = this.#deps.masker.forRun(pipeline.source.shape)
+    // Learns the request's secrets (its credentials, its secret-named fields), and keeps its body as sent.
+    const { request, shown } = keepRequest(req, mask, fields)
     const maskVersion = mask.version // what the kept request was masked with
-    const { fields, warnings } = part ?? pipeline.source.readFields(req)
     const scope = runScope(req, fields, { id: runId }, { id: pipeline.id, name: pipeline.name })
     // A replay is asked for by the operator: it is never a duplicate.
     const dedupeKey = options.replayOf === undefined ? dedupeDigest(pipeline, scope, warnings) : undefined
-    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, replayOf: options.replayOf, dedupeKey, maskVersion }
+    const kept = { id: runId, pipeline: pipeline.id, receivedAt: req.receivedAt.toISOString(), request, shown, replayOf: options.replayOf, dedupeKey, maskVersion }
     const first = dedupeKey === undefined ? undefined : this.#dedupe.first(dedupeKey, pipeline.source.dedupeWindowMs)
     if (first) return this.#keepDuplicate(pipeline, req, kept, first, scope, mask, warnings, options)
 
@@ -209,7 +212,7 @@ export class Executor {
       error: end.error,
       response: sentRecord(mask, end.answer),
       warnings: runNotes(mask, warnings),
-      shown: shownBody(req, mask, kept.maskVersion),
+      shown: mask.version === kept.maskVersion ? undefined : shownBody(kept.request, mask),
       finishedAt: new Date().toISOString(),
       durationMs,
     }
@@ -284,10 +287,10 @@ export class Executor {
     warnings: string[],
     options: ReceiveOptions,
   ): Promise<RunResult> {
-    const given = await first.answer // a first run still going: its answer
+    const given = 'running' in first ? await first.running : first.kept // a first run still going: its answer
     // The first run was never kept (the journal refused it): this one is no duplicate of anything.
     if (given === null && this.#deps.journal.get(first.runId) === undefined) throw hookrelayError('HR_JOURNAL_UNAVAILABLE')
-    const answer = given ? maskAnswer(mask, answerOf(given)) : fallbackAnswer(pipeline, scope, mask)
+    const answer = given === null ? fallbackAnswer(pipeline, scope, mask) : 'running' in first ? (given as Masked<Answer>) : keptAnswer(pipeline, given as SentAnswer, mask)
     const finishedAt = new Date()
     const durationMs = finishedAt.getTime() - req.receivedAt.getTime()
     const response = sentRecord(mask, answer)
@@ -340,8 +343,8 @@ export class Executor {
     why: { error: HookrelayError } | { answer: Answer; note: string },
   ): Promise<RunResult> {
     const runId = newRunId()
-    const mask = this.#deps.masker.forRun()
-    const request = keepRequest(req, mask)
+    const mask = this.#deps.masker.forRun(pipeline.source.shape)
+    const { request, shown } = keepRequest(req, mask)
     // The error may quote the request (V8 on bad JSON), which may hold a secret. A handshake's
     // answer is the preset's (a VK confirmation code from the config): sent as written.
     // A failed poll's error quotes the API's whole answer: masked whole, then shortened.
@@ -363,6 +366,7 @@ export class Executor {
         finishedAt: new Date().toISOString(),
         durationMs: Date.now() - req.receivedAt.getTime(),
         request,
+        shown,
         replayOf: options.replayOf,
         error,
         response: sentRecord(mask, answer),
@@ -425,9 +429,10 @@ interface NewRunStart {
   pipeline: string
   receivedAt: string
   request: Masked<KeptRequest>
+  shown: Masked<string> | undefined
   replayOf: string | undefined
   dedupeKey: string | undefined
-  /** Masker.version when the request was kept: what the run learned after, shownBody() applies. */
+  /** Masker.version when the request was kept: what the run learned after, `shown` is made again with. */
   maskVersion: number
 }
 
@@ -442,6 +447,7 @@ function newRun(kept: NewRunStart, status: RunStatus, warnings: Masked<string[]>
     pipeline: kept.pipeline,
     receivedAt: kept.receivedAt,
     request: kept.request,
+    shown: kept.shown,
     replayOf: kept.replayOf,
     dedupeKey: kept.dedupeKey,
     status,
@@ -452,12 +458,6 @@ function newRun(kept: NewRunStart, status: RunStatus, warnings: Masked<string[]>
     durationMs: ended.durationMs,
     duplicateOf: ended.duplicateOf,
   }
-}
-
-/** The kept body masked with every secret the run learned after it was kept (for the journal API); none when it learned nothing. */
-function shownBody(req: IncomingRequest, mask: Masker, keptWith: number): Masked<string> | undefined {
-  if (mask.version === keptWith || req.body.text === undefined || req.body.text === '') return undefined
-  return mask.body(req.body.text, req.headers['content-type'])
 }
 
 /** The digest of a request's dedupe key; none when the pipeline does not dedupe or the key is empty. */
@@ -473,10 +473,13 @@ function dedupeDigest(pipeline: CompiledPipeline, scope: Scope, warnings: string
   }
 }
 
-/** An answer kept in the journal, or given to a first run still going, as an Answer. */
-function answerOf(given: Answer | SentAnswer): Answer {
-  const statusText = 'status_text' in given ? given.status_text : (given as Answer).statusText
-  return { status: given.status, statusText, headers: given.headers, body: given.body }
+/**
+ * The first run's answer from the journal's copy: masked there, with the parts the operator
+ * wrote (a header from `${ORIGIN}`) as the first caller got them (see restoreAnswer).
+ */
+function keptAnswer(pipeline: CompiledPipeline, kept: SentAnswer, mask: Masker): Masked<Answer> {
+  const answer = { status: kept.status, statusText: kept.status_text, headers: kept.headers, body: kept.body }
+  return mask.render({}, () => restoreAnswer(answer, [pipeline.source.answer, pipeline.source.onError], mask))
 }
 
 /** For a duplicate of a run that kept no answer: the source's answer when it needs no step, else 200. */
@@ -527,8 +530,9 @@ function runNotes(mask: Masker, warnings: readonly string[]): Masked<string[]> |
   const n = mask.overflow
   if (n > 0) {
     notes.push(
-      `${n} ${n === 1 ? 'value under a secret-named field was' : 'values under secret-named fields were'} not learned ` +
-        `(a run learns at most ${FIELD_SECRETS_LIMIT}, of ${FIELD_SECRET_MIN_LENGTH} to ${FIELD_SECRET_MAX_LENGTH} characters): ` +
+      `${n} ${n === 1 ? 'secret value was' : 'secret values were'} not learned ` +
+        `(a run learns at most ${RUN_LEARNING.values} from its request and ${RUN_LEARNING.values} from what it sends, ` +
+        `of ${FIELD_SECRET_MIN_LENGTH} to ${FIELD_SECRET_MAX_LENGTH} characters, within ${RUN_LEARNING.chars / 1024} KiB of search text each): ` +
         'masked where they sit under their names, not searched for elsewhere',
     )
   }

@@ -20,6 +20,9 @@ export interface CompiledAnswer {
   render(scope: Scope): Answer
   /** Headers that need no run to render (for CORS preflights). */
   readonly constantHeaders: Record<string, string>
+  /** The body and status text when they need no run to render. */
+  readonly constantBody: string | undefined
+  readonly statusText: string | undefined
 }
 
 export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: number, build: BuildContext): CompiledAnswer {
@@ -40,6 +43,8 @@ export function compileAnswer(config: AnswerConfig | undefined, defaultStatus: n
   const fixed = headers.every(([, t]) => t.constant) && (body === undefined || body.constant) ? renderedOnce(render) : undefined
   return {
     constantHeaders: Object.fromEntries(headers.filter(([, t]) => t.constant).map(([name, t]) => [name, t.render({})])),
+    constantBody: body?.constant ? body.render({}) : undefined,
+    statusText: config?.status_text,
     render: fixed ? () => fixed : render,
   }
 }
@@ -61,6 +66,28 @@ function renderedOnce(render: (scope: Scope) => Answer): Answer | undefined {
  */
 export function maskAnswer(mask: Masker, answer: Answer): Masked<Answer> {
   return mask.exchange(answer)
+}
+
+/**
+ * An answer from the journal's copy, as it was sent. The journal masks every secret, also one the
+ * operator wrote into an answer (a header from `${ORIGIN}`, a code in a constant body), which the
+ * caller got as written. So a part of `kept` that one of `answers` (the source's response,
+ * on_error) makes without a run is taken from the config, when `kept` holds exactly that part
+ * masked: a duplicate gets what the first caller got. Other parts stay as kept.
+ */
+export function restoreAnswer(kept: Answer, answers: ReadonlyArray<CompiledAnswer | undefined>, mask: Masker): Answer {
+  const headers = { ...kept.headers }
+  let { body, statusText } = kept
+  const wasMasked = (written: string, stored: string | undefined) => written !== stored && mask.text(written) === stored
+  for (const answer of answers) {
+    if (!answer) continue
+    for (const [name, value] of Object.entries(answer.constantHeaders)) {
+      if (Object.hasOwn(headers, name) && value !== kept.headers[name] && (mask.value({ [name]: value }) as Record<string, string>)[name] === kept.headers[name]) headers[name] = value
+    }
+    if (answer.constantBody !== undefined && wasMasked(answer.constantBody, kept.body)) body = answer.constantBody
+    if (answer.statusText !== undefined && wasMasked(answer.statusText, kept.statusText)) statusText = answer.statusText
+  }
+  return { status: kept.status, statusText, headers, body }
 }
 
 const RUN_HEADER = 'x-hookrelay-run'

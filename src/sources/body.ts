@@ -3,7 +3,6 @@
  * journal. Parsing never throws: a bad body comes back with `error`, so the run can be kept
  * as `rejected` with the bytes that arrived.
  */
-import formbody from '@fastify/formbody'
 import { parse as parseQueryString } from 'fast-querystring'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { hookrelayError, type HookrelayError } from '../errors.js'
@@ -157,22 +156,15 @@ function describeJson(value: unknown): string {
 }
 
 /**
- * Registers the body parsers in a Fastify scope: @fastify/formbody (with our parser) for forms,
- * and ours for everything else, so that every spelling of a content type is read alike and an
- * unsupported one is still kept, as a rejected run with its bytes (415).
+ * Registers the body parser of a Fastify scope: one for every content type, forms too, reading
+ * the bytes as they came, so that every spelling of a content type is read alike, a body that is
+ * not valid UTF-8 is kept byte for byte (as base64) and refused, and an unsupported type is still
+ * kept, as a rejected run with its bytes (415). (@fastify/formbody decodes a form to text before
+ * any parser sees it, replacing invalid UTF-8 with U+FFFD: the bytes were lost.)
  */
-export async function registerBodyParsers(app: FastifyInstance): Promise<void> {
+export function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (req: FastifyRequest, body: Buffer, done: (err: null, body: ParsedBody) => void) =>
     done(null, parseBody(body, req.headers['content-type'])),
   )
-  // formbody decodes the bytes itself, replacing invalid UTF-8 with U+FFFD: a form holding one
-  // is refused as badly encoded. Its parser is typed as returning the fields; it returns ours.
-  const parser = (text: string) => {
-    const parsed = text.includes('\uFFFD')
-      ? failed('form', Buffer.from(text, 'utf8'), text, hookrelayError('HR_BAD_ENCODING'))
-      : parseBody(Buffer.from(text, 'utf8'), 'application/x-www-form-urlencoded')
-    return parsed as unknown as Record<string, unknown>
-  }
-  await app.register(formbody, { parser })
 }

@@ -39,6 +39,8 @@ export function facebookPreset(config: FacebookConfig, build: BuildContext): Pre
     screen: (req) => (req.method === 'GET' ? verification(req, config.verify_token) : signature(req, config.app_secret)),
     split: readChanges,
     firstSteps: [{ id: 'facebook', type: 'facebook.lead', continueOnError: false, action: { run: (ctx) => graph.readLead(ctx) } }],
+    // The lead's answers are `{ name, values }`: a field the form calls "password" is a secret.
+    shape: { pairs: [{ name: 'name', value: 'values' }] },
   }
 }
 

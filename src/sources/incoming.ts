@@ -20,23 +20,40 @@ export interface IncomingRequest {
   delivery?: { id: string; part: number; of: number }
 }
 
+/** A request as the journal keeps it: `request` to replay, `shown` for every output. */
+export interface Kept {
+  request: Masked<KeptRequest>
+  /** The kept body as the journal API, the page and the search show it; none when that is the kept body itself. */
+  shown: Masked<string> | undefined
+}
+
 /**
- * The request as the journal keeps it, and the run's masker taught the request's secrets:
- * credentials in headers (`Bearer X` and `X`) and secret-named query and body fields. Headers
- * and query are kept masked; the body is kept as sent so that replay can send it again, masked
- * only with what is known before it is read (the config's secrets, the request's credentials).
- * Everything derived from the body is masked with its own secret fields too.
+ * The request as the journal keeps it, and the run's masker taught the request's secrets, within
+ * the request's budget: credentials in headers (`Bearer X` and `X`), secret-named query and body
+ * fields, and secret-named fields of `in.*` as the source read them (`fields`). Headers and query
+ * are kept masked; the body is kept as sent so that replay can send it again, masked only with
+ * what is known before it is read (the config's secrets, the request's credentials). Beside it,
+ * `shown`: the body masked with all the run knows then, made once here, so that reading the run
+ * back never learns anything again.
  */
-export function keepRequest(req: IncomingRequest, mask: Masker): Masked<KeptRequest> {
+export function keepRequest(req: IncomingRequest, mask: Masker, fields?: Record<string, unknown>): Kept {
   for (const secret of headerSecrets(req.headers)) mask.learnField(secret)
   mask.learnFields(req.query)
   const { text, raw } = req.body
   const body = text !== undefined ? { raw: text } : { raw: raw.toString('base64'), encoding: 'base64' as const }
   const line = req.line === undefined ? {} : { line: req.line }
   const delivery = req.delivery === undefined ? {} : { delivery: req.delivery }
-  const kept = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line, ...delivery })
+  const request = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line, ...delivery })
   mask.learnFields(req.body.value)
-  return kept
+  if (fields !== undefined && fields !== req.body.value) mask.learnFields(fields)
+  return { request, shown: shownBody(request, mask) }
+}
+
+/** The kept body masked with all `mask` knows, as a body; none when that changes nothing (or it is not text). */
+export function shownBody(kept: Masked<KeptRequest>, mask: Masker): Masked<string> | undefined {
+  if (kept.encoding !== undefined || kept.raw === '') return undefined
+  const shown = mask.body(kept.raw, kept.headers['content-type'])
+  return shown === kept.raw ? undefined : shown
 }
 
 /** Rebuilds an incoming request from a journal entry, for replay. */

@@ -6,6 +6,7 @@
  */
 import type { AnswerConfig } from '../config/schema.js'
 import type { HookrelayError } from '../errors.js'
+import type { SecretShape } from '../secrets/names.js'
 import type { CompiledAction } from '../pipeline/compile.js'
 import type { Answer } from './answer.js'
 import type { IncomingRequest } from './incoming.js'
@@ -14,6 +15,8 @@ import type { IncomingRequest } from './incoming.js'
 export interface Fields {
   fields: Record<string, unknown>
   warnings: string[]
+  /** Why the request cannot be read (a bound it passed): it is kept as rejected, with this 4xx. */
+  error?: HookrelayError
 }
 
 /**
@@ -44,6 +47,8 @@ export interface Preset {
   split?(req: IncomingRequest): DeliveryPart[]
   /** Actions that run before the pipeline's own (Facebook's Graph API read), with the ids they take. */
   firstSteps?: CompiledAction[]
+  /** How the sender names fields in its own data (VK's answers), for masking: see SecretShape. */
+  shape?: SecretShape
 }
 
 /** The plain-text answer senders such as Tilda and VK expect. */

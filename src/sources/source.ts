@@ -8,6 +8,7 @@ import type { SourceConfig, SourceType, WebhookSourceConfig } from '../config/sc
 import type { CompiledAction } from '../pipeline/compile.js'
 import { ERROR_NAMES, type KnownNames, type Template } from '../pipeline/template.js'
 import { sameSecret } from '../secrets/compare.js'
+import type { SecretShape } from '../secrets/names.js'
 import { compileAnswer, type CompiledAnswer } from './answer.js'
 import { facebookPreset } from './facebook.js'
 import { GETCOURSE_FIELDS, getcoursePreset } from './getcourse.js'
@@ -42,6 +43,8 @@ export interface CompiledSource {
   dedupeWindowMs: number
   /** For a source that asks for its events itself (vk_ads.leads). */
   poller: CompiledPoller | undefined
+  /** How the sender names fields in its own data, for its runs' maskers (see SecretShape). */
+  shape: SecretShape | undefined
 }
 
 /** How long a dedupe key is remembered unless `dedupe_window` says otherwise. */
@@ -85,6 +88,7 @@ export function compileSource(config: SourceConfig, build: BuildContext): Compil
     dedupe: dedupe === undefined ? undefined : build.withoutSteps(['dedupe']).template(dedupe, []),
     dedupeWindowMs: dedupeWindow(config.dedupe_window, build),
     poller: undefined,
+    shape: preset.shape,
   }
 }
 

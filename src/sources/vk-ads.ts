@@ -75,6 +75,8 @@ export function vkAdsSource(config: VkAdsConfig, build: BuildContext, dedupeWind
     dedupe: build.withoutSteps(['dedupe']).template(config.dedupe ?? '{{ in.id }}', []),
     dedupeWindowMs,
     poller: poller(config, build.http, Math.max(1000, intervalMs ?? DEFAULT_INTERVAL_MS), timeoutMs),
+    // Each answer names its question in the lead's own data: `question_text` is no secret's name.
+    shape: { pairs: [{ name: 'question_text', value: 'answer_text' }] },
   }
 }
 

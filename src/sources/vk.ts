@@ -8,11 +8,18 @@
 import type { WebhookSourceConfig } from '../config/schema.js'
 import { hookrelayError } from '../errors.js'
 import { sameSecret } from '../secrets/compare.js'
+import type { SecretShape } from '../secrets/names.js'
 import { ownFields } from './body.js'
 import type { IncomingRequest } from './incoming.js'
 import { textAnswer, type Fields, type Preset } from './preset.js'
 
 type VkConfig = Extract<WebhookSourceConfig, { type: 'vk' }>
+
+/**
+ * An answer is `{ key, answer }`: its `key` (first_name, phone_number, custom_0 ...) is the
+ * form's data, not a secret by its own name, and the answer is secret when its key names one.
+ */
+const VK_SHAPE: SecretShape = { pairs: [{ name: 'key', value: 'answer' }] }
 
 export function vkPreset(config: VkConfig): Preset {
   return {
@@ -38,6 +45,7 @@ export function vkPreset(config: VkConfig): Preset {
       return undefined
     },
     readFields: readVkFields,
+    shape: VK_SHAPE,
   }
 }
 

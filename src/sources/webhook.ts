@@ -31,7 +31,7 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 type Params = { pipeline: string; key?: string }
 
 export async function webhookRoutes(app: FastifyInstance, options: WebhookOptions): Promise<void> {
-  await registerBodyParsers(app)
+  registerBodyParsers(app)
   const matched = new WeakMap<FastifyRequest, CompiledPipeline>()
   /** Requests that have their run: whatever goes wrong after that, no second run is kept. */
   const ran = new WeakSet<FastifyRequest>()

@@ -136,7 +136,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     const run = journal.get(request.params.id)
     const scope = { lang, t, loggedIn: true, timeZone }
     if (!run) return page(reply, 404, 'run', { ...scope, problem: fill(t.not_found, request.params.id) })
-    return page(reply, 200, 'run', { ...scope, run: runModel(runView(run, masker) as unknown as RunView, lang, t) })
+    return page(reply, 200, 'run', { ...scope, run: runModel(runView(run, masker, options.pipelines.get(run.pipeline)?.source.shape) as unknown as RunView, lang, t) })
   })
 
   /** The runs list: its status, template and scope. */

@@ -230,7 +230,7 @@ pipelines:
       - { id: use, type: http.request, url: "${stub.url}/echo", headers: { Authorization: "Bearer {{ steps.auth.json.access_token }}" }, body: { json: { ok: 1 } } }
 `),
     )
-    // 300 secret-named fields: the run learns the first 100 by value, the rest are hidden by name.
+    // 300 secret-named fields: the run learns the first 32 by value, the rest are hidden by name.
     const values = Array.from({ length: 300 }, (_, i) => `Fv${String(i).padStart(3, '0')}Tq8Lm`)
     const body = Object.fromEntries(values.map((v, i) => [`f${i}_token`, v]))
     const res = await hr.call('/hooks/many/many-key-0123456789', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
@@ -240,7 +240,8 @@ pipelines:
     expect(JSON.parse(stub.requests[0]!.body)).toEqual(body) // the upstream got every value
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.warnings).toEqual([
-      '200 values under secret-named fields were not learned (a run learns at most 100, of 8 to 1024 characters): masked where they sit under their names, not searched for elsewhere',
+      '268 secret values were not learned (a run learns at most 32 from its request and 32 from what it sends, of 8 to 1024 characters, ' +
+        'within 32 KiB of search text each): masked where they sit under their names, not searched for elsewhere',
     ])
     expect(Object.values(run.request.body).every((v) => v === '***')).toBe(true)
     expect(Object.values(JSON.parse(run.request.raw)).every((v) => v === '***')).toBe(true)
