@@ -28,6 +28,7 @@ FROM debian:bookworm-slim
 RUN useradd --system --uid 1000 --user-group --home-dir /data --no-create-home hookrelay \
  && mkdir -p /app /data /var/cache/hookrelay \
  && chown hookrelay:hookrelay /data /var/cache/hookrelay \
+ && chmod 0700 /data \
  && chmod 0700 /var/cache/hookrelay \
  && ln -s /data /app/data
 COPY --from=build /src/dist/hookrelay /usr/local/bin/hookrelay

@@ -6,9 +6,9 @@
  * then linked to PATH (which fails rather than replace a file), so a file at PATH is always a
  * whole backup. A PATH that is a folder, or ends with "/", gets a copy named by the time.
  */
-import { chmodSync, existsSync, linkSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { closeSync, existsSync, linkSync, mkdirSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { openSqlite } from '../journal/db.js'
+import { openPrivate, openSqlite } from '../journal/db.js'
 import { load, maskedIo, type Io } from './commands.js'
 
 /** More pages than any journal has: the whole copy is one step, so one snapshot. */
@@ -45,6 +45,9 @@ export async function backup(target: string, path: string, plain: Io): Promise<n
   }
   const partial = `${file}.partial-${process.pid}`
   try {
+    // The journal holds what callers sent: the copy is for hookrelay's user only from the first
+    // byte (made here 0600, whatever the umask; SQLite then writes into it, and into its -journal with its mode).
+    closeSync(openPrivate(partial, 'wx'))
     const source = openSqlite(journal, { fileMustExist: true })
     try {
       source.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
@@ -61,7 +64,6 @@ export async function backup(target: string, path: string, plain: Io): Promise<n
     } finally {
       copy.close()
     }
-    chmodSync(partial, 0o600) // the journal holds what callers sent: for hookrelay's user only
     linkSync(partial, file) // EEXIST rather than replace a backup made meanwhile
     rmSync(partial)
     const megabytes = (statSync(file).size / 1048576).toFixed(1)

@@ -1,5 +1,5 @@
 /** Opens the journal's SQLite file with the pragmas durability needs, and applies migrations. */
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { hookrelayError } from '../errors.js'
@@ -23,9 +23,42 @@ export function openSqlite(path: string, options: Database.Options = {}): Db {
   return new Database(path, binding ? { ...options, nativeBinding: binding as unknown as string } : options)
 }
 
-/** Opens (creating file and folder) and migrates; `:memory:` works for throwaway use. */
+/**
+ * Makes the folder of `path` and the file itself for hookrelay's user only (0700 and 0600, whatever
+ * the umask) before SQLite opens it: SQLite creates files under the umask (0644 under a plain
+ * `npm start`), and gives a journal's -wal and -shm the mode of the file itself. A file that
+ * exists is made 0600 too, with its -wal and -shm; a folder that exists is left as it is (it
+ * may be the working directory). The journal holds what callers sent.
+ */
+export function preparePrivateFile(path: string): void {
+  const folder = dirname(path)
+  if (mkdirSync(folder, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(folder, 0o700)
+  closeSync(openPrivate(path, 'a'))
+  for (const companion of [`${path}-wal`, `${path}-shm`]) if (existsSync(companion)) makePrivate(companion)
+}
+
+/** Opens `path` with `flags` ('wx' to create a new file only), creating it 0600 whatever the umask. */
+export function openPrivate(path: string, flags: 'a' | 'wx'): number {
+  const fd = openSync(path, flags, 0o600)
+  try {
+    fchmodSync(fd, 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err // another user's file, shared on purpose: left as it is
+  }
+  return fd
+}
+
+function makePrivate(path: string): void {
+  try {
+    chmodSync(path, 0o600)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
+  }
+}
+
+/** Opens (creating file and folder, both private) and migrates; `:memory:` works for throwaway use. */
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:') preparePrivateFile(path)
   const db = openSqlite(path)
   try {
     // The search index's trigger calls it (migrations/009-search.sql), as on the writer thread.

@@ -9,10 +9,9 @@
  * readable for the message and for `hookrelay reload`. SQLite's locks are the kernel's (fcntl),
  * so they go with the process however it ends: a crash or SIGKILL leaves no stale lock.
  */
-import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { currentUser, StartError } from '../start-error.js'
-import { openSqlite, type Db } from './db.js'
+import { openSqlite, preparePrivateFile, type Db } from './db.js'
 
 export class JournalLock {
   readonly #db: Db
@@ -25,9 +24,10 @@ export class JournalLock {
   static acquire(journalPath: string): JournalLock {
     const folder = dirname(journalPath)
     try {
-      mkdirSync(folder, { recursive: true })
+      preparePrivateFile(`${journalPath}.lock`)
     } catch (err) {
-      throw new StartError("cannot create the journal's folder", folder, writableAdvice(), { cause: err })
+      const code = (err as NodeJS.ErrnoException).code
+      throw new StartError(code === 'ENOENT' || code === 'ENOTDIR' ? "cannot create the journal's folder" : "cannot write in the journal's folder", folder, writableAdvice(), { cause: err })
     }
     let db: Db
     try {
