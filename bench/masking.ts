@@ -10,10 +10,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, request, type Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { RUN_LEARNING } from '../src/secrets/masker.js'
+import { call } from './lib.js'
 
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15)
 const FIELDS = 16_000
@@ -97,7 +99,7 @@ async function send(url: string, body: string, kind: Kind): Promise<Sample> {
     }
   })()
   const started = performance.now()
-  const res = await call(`${url}/hooks/echo/${KEY}`, 'POST', body)
+  const res = await call(`${url}/hooks/echo/${KEY}`, 'POST', body, { 'content-type': 'application/json' })
   const answer = res.body
   const ms = performance.now() - started
   done = true
@@ -108,20 +110,6 @@ async function send(url: string, body: string, kind: Kind): Promise<Sample> {
   const expected = { 'secret names': FIELDS, 'plain names': 0, 'overlapping secret': 2, 'plain twin': 0 }[kind]
   if (masked !== expected) throw new Error(`${kind}: ${masked} fields masked in the answer, expected ${expected}`)
   return { kind, ms, healthMs }
-}
-
-/** One request on a connection of its own (a kept-alive one may be closed under a stalled server). */
-function call(url: string, method: string, body?: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, agent: false, headers: body === undefined ? {} : { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
 }
 
 /** The upstream: answers with the body it got, as a careless API that echoes would. */
@@ -202,8 +190,8 @@ ${row('plain twin')}
 | (server CPU per request, for reference) | ${cpuRatio.toFixed(2)} × | |
 | overlapping secret ≤ 2 × its plain twin | ${overlapRatio.toFixed(2)} × | ${overlapRatio <= 2 ? 'met' : 'MISSED'} |
 
-With secret names, a run learns the first 100 values (they are masked wherever they appear) and
-hides the other ${FIELDS - 100} where they sit, under their names: in the request's fields, in the
+With secret names, a run learns the first ${RUN_LEARNING.values} values (they are masked wherever they appear) and
+hides the other ${FIELDS - RUN_LEARNING.values} where they sit, under their names: in the request's fields, in the
 JSON it forwards, in the echoed JSON, and in the answer (every field of the answer was checked to
 be \`***\`).
 `

@@ -19,10 +19,10 @@ export interface Stub {
   close(): Promise<void>
 }
 
-/** Answers 200 `{"ok":true}` unless a handler says otherwise. */
-export async function startStub(handler?: StubHandler): Promise<Stub> {
+/** Answers 200 `{"ok":true}` unless a handler says otherwise; `maxHeaderSize` lets it take URLs longer than Node's 16 KB. */
+export async function startStub(handler?: StubHandler, options: { maxHeaderSize?: number } = {}): Promise<Stub> {
   const requests: Received[] = []
-  const server = createServer((req, res) => {
+  const server = createServer(options, (req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
