@@ -86,9 +86,11 @@ function compileHeaders(headers: Record<string, unknown>, build: BuildContext): 
 
 function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
   const text = url.render(ctx.scope)
-  learnUserinfo(ctx.mask, text) // before a message can quote it
   const target = URL.canParse(text) ? new URL(text) : undefined
-  if (target?.protocol !== 'http:' && target?.protocol !== 'https:') throw hookrelayError('HR_BAD_URL', [text])
+  if (target?.protocol !== 'http:' && target?.protocol !== 'https:') {
+    learnUserinfo(ctx.mask, text) // before the message quotes it
+    throw hookrelayError('HR_BAD_URL', [text])
+  }
   for (const [name, value] of Object.entries(query.renderStrings(ctx.scope))) target.searchParams.append(name, value)
   return target // callUpstream learns its userinfo and secret-named query parameters
 }

@@ -41,13 +41,18 @@ export function credentialParts(value: string): string[] {
  */
 export function learnUserinfo(mask: Masker, text: string, budget?: Budget): void {
   if (!text.includes('@')) return
-  for (const { start, end } of userinfoSpans(text)) {
+  const spans = userinfoSpans(text)
+  for (const [i, { start, end }] of spans.entries()) {
+    // A full budget takes no more: the rest are counted, not looked at (a URL can hold thousands).
+    if (mask.full(budget)) {
+      mask.notLearned(spans.length - i)
+      return
+    }
     const userinfo = text.slice(start, end)
     const colon = userinfo.indexOf(':')
     const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1)
     if (colon === -1 && secret.length < KEY_AS_USER_LENGTH) continue
-    mask.learn(secret, budget)
-    mask.learn(safeDecode(secret), budget)
+    if (mask.learn(secret, budget)) mask.learn(safeDecode(secret), budget)
   }
 }
 

@@ -11,7 +11,7 @@
  * that does not depend on what a caller sent.
  */
 import type { Scope } from '../pipeline/template.js'
-import { appearances, hideSpans, MASK, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, SecretMatcher, type Span } from './matcher.js'
+import { appearances, formsAtLeast, hideSpans, MASK, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, SecretMatcher, type Span } from './matcher.js'
 import { holdsSecret, isSecretName, mayNameSecret, type SecretShape } from './names.js'
 
 /**
@@ -40,8 +40,6 @@ export const RUN_LEARNING = { values: 32, chars: 32 * 1024 } as const
 export const FIELD_SECRET_MIN_LENGTH = 8
 /** ...and up to this length (a signature pad's picture is no credential to search for). */
 export const FIELD_SECRET_MAX_LENGTH = 1024
-/** Values a budget tries (making their forms) before it stops trying: values too long for what is left do not count as learned. */
-const TRIES = RUN_LEARNING.values * 4
 
 const MAX_DEPTH = 64
 
@@ -55,6 +53,7 @@ export class Masker {
   readonly #run: Record<Budget, SecretSet> | undefined
   readonly #shape: SecretShape | undefined
   readonly #notLearned = new Set<string>()
+  #skipped = 0
   /** Counts what was learned: a part masked before a later lesson is masked again (see runner). */
   version = 0
 
@@ -76,12 +75,18 @@ export class Masker {
   /**
    * Learns a secret value: from now on it is hidden wherever it appears. The config's masker
    * learns it for good; a run's within `budget` (what its actions send, unless told otherwise).
+   * True when it is known now.
    */
-  learn(secret: string | undefined, budget: Budget = 'sent'): void {
-    if (secret === undefined || secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH || this.knows(secret)) return
+  learn(secret: string | undefined, budget: Budget = 'sent'): boolean {
+    if (secret === undefined || secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) return false
+    if (this.knows(secret)) return true
     const set = this.#run?.[budget] ?? this.#config
-    if (set.add(secret)) this.version++
-    else this.#missed(secret)
+    if (!set.add(secret)) {
+      this.#missed(secret)
+      return false
+    }
+    this.version++
+    return true
   }
 
   /** Learns every secret `other` knows of the config's (a reloaded config's: the old ones stay known too). */
@@ -91,7 +96,17 @@ export class Masker {
 
   /** How many values under secret names were not learned (over a budget, or too long): hidden where they sit only. */
   get overflow(): number {
-    return this.#notLearned.size
+    return this.#notLearned.size + this.#skipped
+  }
+
+  /** True when `budget` of a run takes no more values (the config's masker is never full). */
+  full(budget: Budget = 'sent'): boolean {
+    return this.#run?.[budget].full ?? false
+  }
+
+  /** Counts `count` values not learned without looking at them (the budget was full). */
+  notLearned(count: number): void {
+    this.#skipped += count
   }
 
   knows(secret: string): boolean {
@@ -217,14 +232,16 @@ export class Masker {
 
 /**
  * Secret values and the matcher that finds them. A bounded set (a run's) takes a value only
- * while its forms fit RUN_LEARNING, and stops trying after TRIES values; the config's takes all.
+ * while its forms fit RUN_LEARNING; the config's takes all. The budget bounds the work of
+ * making forms too: a value whose forms cannot fit (by a lower bound counted in one pass) is
+ * refused at once, and one that turns out not to fit uses up what was left, since making its
+ * forms cost about that much. So what a run spends on learning is bounded whatever it is sent.
  */
 class SecretSet {
   readonly #values = new Set<string>()
   readonly #forms: string[] = []
   readonly #bounded: boolean
   #chars = 0
-  #tries = 0
   #matcher: SecretMatcher | undefined
 
   constructor(bounded: boolean) {
@@ -239,12 +256,23 @@ class SecretSet {
     return this.#values
   }
 
+  /** No value, however short, fits any more. */
+  get full(): boolean {
+    return this.#bounded && (this.#values.size >= RUN_LEARNING.values || RUN_LEARNING.chars - this.#chars < MIN_SECRET_LENGTH)
+  }
+
   /** Takes `value`; false when a bounded set has no room for it. */
   add(value: string): boolean {
-    if (this.#bounded && (this.#values.size >= RUN_LEARNING.values || this.#tries >= TRIES)) return false
-    this.#tries++
-    const forms = appearances(value, this.#bounded ? RUN_LEARNING.chars - this.#chars : undefined)
-    if (forms === undefined) return false
+    let forms: string[] | undefined
+    if (this.#bounded) {
+      const left = RUN_LEARNING.chars - this.#chars
+      if (this.#values.size >= RUN_LEARNING.values || formsAtLeast(value) > left) return false
+      forms = appearances(value, left)
+      if (forms === undefined) {
+        this.#chars = RUN_LEARNING.chars
+        return false
+      }
+    } else forms = appearances(value)!
     this.#values.add(value)
     for (const form of forms) {
       this.#forms.push(form)

@@ -118,6 +118,21 @@ export function appearances(secret: string, limit = Number.POSITIVE_INFINITY): s
   return forms.list()
 }
 
+/**
+ * A lower bound of the characters `appearances` makes for `secret`, counted in one pass without
+ * making any: itself, and three forms with every sign and letter beyond A-Z, a-z and 0-9 escaped
+ * as \uXXXX (6 characters), that inside a JSON string (7: `\\uXXXX`) and once more (9). They
+ * differ in length, so none is a duplicate of another.
+ */
+export function formsAtLeast(secret: string): number {
+  let escaped = 0
+  for (let i = 0; i < secret.length; i++) {
+    const c = secret.charCodeAt(i)
+    if (!((c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 92)) escaped++
+  }
+  return secret.length + 22 * escaped
+}
+
 /** Distinct forms of at least MIN_SECRET_LENGTH characters, up to a total length. */
 class FormSet {
   readonly #forms = new Set<string>()
@@ -229,9 +244,15 @@ class Automaton {
     }
   }
 
-  /** Every match, as in `step` below, written out: this loop runs over every character masked. */
+  /**
+   * Every match, the moves written out: this loop runs over every character masked. Spans that
+   * touch are merged as they are found, in two arrays of numbers (a secret that overlaps itself
+   * matches at every character of a long run: no allocation per match).
+   */
   spans(text: string): Span[] {
-    const spans: Array<[number, number]> = []
+    const starts: number[] = []
+    const ends: number[] = []
+    let open = 0 // spans so far, the last of which may still grow
     const root = this.#root
     const fail = this.#fail
     const longest = this.#longest
@@ -245,9 +266,8 @@ class Automaton {
           if (state === -1) state = 0
           break
         }
-        let slot = edgeSlot(state, c, mask)
         let next = -1
-        for (let f = from[slot]!; f !== -1; f = from[(slot = (slot + 1) & mask)]!) {
+        for (let slot = edgeSlot(state, c, mask), f = from[slot]!; f !== -1; f = from[(slot = (slot + 1) & mask)]!) {
           if (f === state && code[slot] === c) {
             next = to[slot]!
             break
@@ -263,9 +283,12 @@ class Automaton {
       if (length === 0) continue
       let start = i + 1 - length
       // A long match may reach back over earlier ones: they become one.
-      while (spans.length > 0 && start <= spans.at(-1)![1]) start = Math.min(start, spans.pop()![0])
-      spans.push([start, i + 1])
+      while (open > 0 && start <= ends[open - 1]!) start = Math.min(start, starts[--open]!)
+      starts[open] = start
+      ends[open++] = i + 1
     }
+    const spans: Span[] = []
+    for (let k = 0; k < open; k++) spans.push([starts[k]!, ends[k]!])
     return spans
   }
 
