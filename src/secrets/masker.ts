@@ -12,7 +12,7 @@
  */
 import type { Scope } from '../pipeline/template.js'
 import { appearances, formsAtLeast, hideSpans, MASK, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH, SecretMatcher, type Span } from './matcher.js'
-import { holdsSecret, isSecretName, mayNameSecret, type SecretShape } from './names.js'
+import { holdsSecret, mayNameSecret, type SecretShape } from './names.js'
 
 /**
  * The brand: an ECMAScript private field, so no object literal, spread or copy has it; only
@@ -165,6 +165,16 @@ export class Masker {
       return MASK as Masked<string>
     }
     return this.text(hidden)
+  }
+
+  /**
+   * body(text) for a request body that is parsed already (`value`: the object the JSON or form
+   * parser made of `text`): whether it has fields to hide is seen in `value`, without reading the
+   * text again (a quick test of the whole text cost intake 5 µs a request).
+   */
+  parsedBody(text: string, value: unknown, contentType?: string): Masked<string> {
+    if (typeof value !== 'object' || value === null) return this.body(text, contentType)
+    return wouldHide(value, 0, this.#shape) ? this.body(text, contentType) : this.text(text)
   }
 
   /**
@@ -368,8 +378,10 @@ function hideFieldsInBody(text: string, contentType: string | undefined, shape: 
   if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
     let hidden = false
     const form = new URLSearchParams()
-    for (const [name, value] of new URLSearchParams(text)) {
-      const secret = value !== '' && isSecretName(name)
+    const params = new URLSearchParams(text)
+    const fields = shape ? Object.fromEntries(params) : {} // for the shape's pairs: a name's value, the last if repeated
+    for (const [name, value] of params) {
+      const secret = value !== '' && holdsSecret(fields, name, shape)
       hidden ||= secret
       form.append(name, secret ? MASK : value)
     }
@@ -399,6 +411,19 @@ function hideFieldsInPlace(value: unknown, depth: number, shape: SecretShape | u
     } else hidden = hideFieldsInPlace(child, depth + 1, shape) || hidden
   }
   return hidden
+}
+
+/** Whether hideFieldsInPlace would hide anything in `value` (which it leaves as it is). */
+function wouldHide(value: unknown, depth: number, shape: SecretShape | undefined): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const fields = value as Record<string, unknown>
+  for (const key of Object.keys(fields)) {
+    const child = fields[key]
+    if (!Array.isArray(value) && holdsSecret(fields, key, shape)) {
+      if (!(child === null || child === '' || child === MASK || typeof child === 'boolean')) return true
+    } else if (typeof child === 'object' && child !== null && (depth + 1 > MAX_DEPTH || wouldHide(child, depth + 1, shape))) return true
+  }
+  return false
 }
 
 function contentType(headers: Record<string, string> | undefined): string | undefined {

@@ -46,13 +46,16 @@ export function keepRequest(req: IncomingRequest, mask: Masker, fields?: Record<
   const request = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line, ...delivery })
   mask.learnFields(req.body.value)
   if (fields !== undefined && fields !== req.body.value) mask.learnFields(fields)
-  return { request, shown: shownBody(request, mask) }
+  return { request, shown: shownBody(request, req.body.value, mask) }
 }
 
-/** The kept body masked with all `mask` knows, as a body; none when that changes nothing (or it is not text). */
-export function shownBody(kept: Masked<KeptRequest>, mask: Masker): Masked<string> | undefined {
+/**
+ * The kept body masked with all `mask` knows, as a body (`parsed`: what its parser made of it);
+ * none when that changes nothing (or it is not text).
+ */
+export function shownBody(kept: Masked<KeptRequest>, parsed: unknown, mask: Masker): Masked<string> | undefined {
   if (kept.encoding !== undefined || kept.raw === '') return undefined
-  const shown = mask.body(kept.raw, kept.headers['content-type'])
+  const shown = mask.parsedBody(kept.raw, parsed, kept.headers['content-type'])
   return shown === kept.raw ? undefined : shown
 }
 

@@ -1,9 +1,11 @@
 /** The masker on its own: which names mark a secret, how values are found in text, what a run learns. */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { credentialParts, headerSecrets, learnUserinfo } from '../../src/secrets/learn.js'
 import { Masker, RUN_LEARNING } from '../../src/secrets/masker.js'
 import { isSecretName, mayNameSecret } from '../../src/secrets/names.js'
 import { hideRequestTarget, hideUserinfo } from '../../src/secrets/urls.js'
+import { parseBody } from '../../src/sources/body.js'
 
 describe('secret names', () => {
   it('compares names lower-cased without - _ and .', () => {
@@ -130,6 +132,23 @@ describe('masking values and bodies', () => {
     expect(mask.body(plain)).toBe(plain)
     expect(mask.body('token=abc&note=plain', 'application/x-www-form-urlencoded')).toBe('token=***&note=plain')
     expect(mask.body('token=abc&note=plain', 'text/plain')).toBe('token=abc&note=plain')
+  })
+
+  it('masks a parsed body exactly as it masks its text (intake looks at the parsed fields, not the text again)', () => {
+    const mask = new Masker(['a-config-secret-4Kq']).forRun({ pairs: [{ name: 'key', value: 'answer' }] })
+    const name = fc.oneof(fc.constantFrom('password', 'token', 'key', 'answer', 'email', 'name', '__proto__', 'x-api-key'), fc.string({ maxLength: 6 }))
+    const leaf = fc.oneof(fc.string({ maxLength: 12 }), fc.constant('a-config-secret-4Kq'), fc.constant(''), fc.boolean(), fc.constant(null), fc.integer())
+    const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({ tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(name, tie('tree'), { maxKeys: 5 })) }))
+    fc.assert(
+      fc.property(fc.dictionary(name, tree, { maxKeys: 6 }), fc.array(fc.tuple(name, fc.string({ maxLength: 8 })), { maxLength: 6 }), (value, pairs) => {
+        const text = JSON.stringify(value)
+        expect(mask.parsedBody(text, JSON.parse(text), 'application/json')).toBe(mask.body(text, 'application/json'))
+        const form = new URLSearchParams(pairs).toString()
+        const fields = parseBody(Buffer.from(form), 'application/x-www-form-urlencoded').value
+        expect(mask.parsedBody(form, fields, 'application/x-www-form-urlencoded')).toBe(mask.body(form, 'application/x-www-form-urlencoded'))
+      }),
+      { numRuns: 500 },
+    )
   })
 
   it('hides the key and secret-named query parameters of a request target', () => {
