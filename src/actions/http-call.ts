@@ -68,10 +68,11 @@ export function compileCallOptions(
 
 /** Sends `req`, keeping it and the answer (or the failure's answer) on the step. */
 export async function callUpstream(http: HttpClient, given: OutgoingRequest, options: CallOptions, ctx: StepContext): Promise<HttpResponse> {
-  // What the run itself sends is learned whole, outside the budget a request's fields can use up.
-  learnUserinfo(ctx.mask, given.url.href, 'sent')
+  // The step's credentials first, in a budget of their own (the URL's userinfo becomes one); then
+  // what a caller can shape in number: other userinfo in the URL, query parameters, body fields.
   const req = userinfoAsBasicAuth(given)
-  for (const secret of headerSecrets(req.headers)) ctx.mask.learn(secret, 'sent')
+  for (const secret of headerSecrets(req.headers)) ctx.mask.learn(secret, 'credentials')
+  learnUserinfo(ctx.mask, given.url.href, 'sent')
   visitSecretFields(queryFields(req.url), (secret) => ctx.mask.learn(secret, 'sent'))
   if (req.fields !== undefined) ctx.mask.learnFields(req.fields, 'sent')
   ctx.record({ request: keptRequest(req) })

@@ -88,7 +88,7 @@ function renderUrl(url: Template, query: TemplateTree, ctx: StepContext): URL {
   const text = url.render(ctx.scope)
   const target = URL.canParse(text) ? new URL(text) : undefined
   if (target?.protocol !== 'http:' && target?.protocol !== 'https:') {
-    learnUserinfo(ctx.mask, text) // before the message quotes it
+    learnUserinfo(ctx.mask, text, 'sent') // before the message quotes it
     throw hookrelayError('HR_BAD_URL', [text])
   }
   for (const [name, value] of Object.entries(query.renderStrings(ctx.scope))) target.searchParams.append(name, value)

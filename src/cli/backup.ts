@@ -47,6 +47,8 @@ export async function backup(target: string, path: string, plain: Io): Promise<n
   try {
     // The journal holds what callers sent: the copy is for hookrelay's user only from the first
     // byte (made here 0600, whatever the umask; SQLite then writes into it, and into its -journal with its mode).
+    // One left by a backup of this pid that crashed (pid 1 in every container) is removed first.
+    for (const leftover of [partial, `${partial}-journal`]) rmSync(leftover, { force: true })
     closeSync(openPrivate(partial, 'wx'))
     const source = openSqlite(journal, { fileMustExist: true })
     try {
@@ -70,7 +72,7 @@ export async function backup(target: string, path: string, plain: Io): Promise<n
     io.out(`backed up ${journal} to ${file}: ${runs} run${runs === 1 ? '' : 's'}, ${megabytes} MB`)
     return 0
   } catch (err) {
-    for (const leftover of [partial, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true })
+    for (const leftover of [partial, `${partial}-journal`, `${partial}-wal`, `${partial}-shm`]) rmSync(leftover, { force: true })
     io.err(`hookrelay backup: could not copy ${journal} to ${file}: ${(err as Error).message}`)
     return 1
   }

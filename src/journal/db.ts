@@ -62,7 +62,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const db = openSqlite(path)
   try {
     // The search index's trigger calls it (migrations/009-search.sql), as on the writer thread.
-    db.function('hookrelay_search_text', { deterministic: true }, searchText)
+    db.function('hookrelay_search_text', { deterministic: true, varargs: true }, searchText)
     // Must precede the first table: lets retention give pages back with incremental_vacuum.
     if (db.pragma('user_version', { simple: true }) === 0) db.pragma('auto_vacuum = INCREMENTAL')
     db.pragma('journal_mode = WAL')

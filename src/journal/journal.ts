@@ -10,6 +10,7 @@ import {
   type RunDetail,
   type RunFilter,
   type RunFinish,
+  type RunStatus,
   type RunSummary,
   type SearchBatch,
   type SentAnswer,
@@ -110,7 +111,7 @@ export class Journal {
   }
 
   /** The first run kept with dedupe key digest `key` since the run id `since` (see pipeline/dedupe.ts). */
-  firstWithKey(key: string, since: string): { id: string; response: SentAnswer | null } | undefined {
+  firstWithKey(key: string, since: string): { id: string; status: RunStatus; response: SentAnswer | null } | undefined {
     return this.#runs.firstWithKey(key, since)
   }
 

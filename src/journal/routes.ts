@@ -68,7 +68,7 @@ export async function journalRoutes(app: FastifyInstance, { journal, token, mask
       const known = [...new Set([...pipelines.all.map((p) => p.id), ...journal.pipelines()])].sort()
       return fail(reply, hookrelayError('HR_UNKNOWN_PIPELINE', [filter.pipeline, known.length > 0 ? known.join(', ') : 'none yet']))
     }
-    return send(reply, request.query, masker.value(findRuns(journal, masker, filter)))
+    return send(reply, request.query, masker.value(findRuns(journal, masker, filter, (id) => pipelines.get(id)?.source.shape)))
   })
 
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()))

@@ -192,7 +192,7 @@ const FINISH_STEP = `UPDATE steps SET status = @status, duration_ms = @durationM
  * work: the sender's retry is its way back, so it runs. (A run going on in this process is
  * found in memory.) `id >= @since` keeps to the window (ids begin with their time).
  */
-export const FIRST_WITH_KEY = `SELECT id, response FROM runs INDEXED BY runs_by_dedupe_key
+export const FIRST_WITH_KEY = `SELECT id, status, response FROM runs INDEXED BY runs_by_dedupe_key
   WHERE dedupe_key = @key AND id >= @since AND status IN ('ok', 'failed')
   ORDER BY id LIMIT 1`
 const TOUCH_HEALTH = 'UPDATE health SET checked_at = ?, room = zeroblob(16384) WHERE id = 1'
@@ -358,9 +358,9 @@ export class RunsRepository {
   }
 
   /** The first run kept with `key` since the run id `since`, and the answer it got. */
-  firstWithKey(key: string, since: string): { id: string; response: SentAnswer | null } | undefined {
-    const row = this.#firstWithKey.get({ key, since }) as { id: string; response: string | null } | undefined
-    return row && { id: row.id, response: parse<SentAnswer>(row.response) }
+  firstWithKey(key: string, since: string): { id: string; status: RunStatus; response: SentAnswer | null } | undefined {
+    const row = this.#firstWithKey.get({ key, since }) as { id: string; status: RunStatus; response: string | null } | undefined
+    return row && { id: row.id, status: row.status, response: parse<SentAnswer>(row.response) }
   }
 
   list(filter: RunFilter): RunSummary[] {

@@ -17,7 +17,7 @@ db.pragma('synchronous = FULL')
 db.pragma('foreign_keys = ON')
 db.pragma(`busy_timeout = ${workerData.busyTimeoutMs}`)
 // The search index's trigger calls it (migrations/009-search.sql): every connection that writes runs registers it.
-db.function('hookrelay_search_text', { deterministic: true }, searchText)
+db.function('hookrelay_search_text', { deterministic: true, varargs: true }, searchText)
 
 function loadAddon(file) {
   const addon = { exports: {} }

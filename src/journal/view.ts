@@ -29,7 +29,7 @@ const MAX_SEARCH_BATCHES = 50
  * have added one), and the page and its `next` are made of the runs that pass only: neither
  * what is shown nor where the next page starts can tell that a secret holds a piece of the text.
  */
-export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & { q?: string | undefined }): Found {
+export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & { q?: string | undefined }, shapeOf: ShapeOf = () => undefined): Found {
   const { q, ...rest } = filter
   const limit = filter.limit
   if (q === undefined) {
@@ -43,7 +43,7 @@ export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & {
   let more = false
   for (let batch = 0; batch < MAX_SEARCH_BATCHES && passed.length <= limit; batch++) {
     const { hits, resume } = journal.search(q, { ...rest, before, limit: limit + 1 })
-    for (const hit of hits) if (fold(maskedSearchText(hit, masker)).includes(needle)) passed.push(hit)
+    for (const hit of hits) if (fold(maskedSearchText(hit, masker.forRun(shapeOf(hit.pipeline)))).includes(needle)) passed.push(hit)
     more = resume !== undefined
     if (!more) break
     before = resume
@@ -73,6 +73,9 @@ export function runView(run: RunDetail, masker: Masker, shape?: SecretShape) {
 
 export type RunView = ReturnType<typeof runView> extends Masked<infer T> ? T : never
 
+/** A pipeline's source shape, when the pipeline is still configured (see SecretShape). */
+export type ShapeOf = (pipeline: string) => SecretShape | undefined
+
 /** The kept body as every output shows it: `shown`, else the kept one masked as a body. */
 function shownText(kept: KeptRequest, shown: string | null, mask: Masker): string {
   if (shown !== null) return shown
@@ -92,8 +95,7 @@ function keptBody(kept: KeptRequest): unknown {
  * hidden when it was kept; values under secret names left out) with the config's secrets hidden;
  * cut to the index's lengths only after that.
  */
-function maskedSearchText(hit: SearchHit, masker: Masker): string {
-  const mask = masker.forRun()
+function maskedSearchText(hit: SearchHit, mask: Masker): string {
   const kept = JSON.parse(hit.request) as KeptRequest
   return mask.text(searchText(hit.request, shownText(kept, hit.shown, mask)))
 }

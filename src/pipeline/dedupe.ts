@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import type { Journal } from '../journal/journal.js'
 import { uuidv7Floor } from '../journal/retention.js'
-import type { SentAnswer } from '../journal/runs.js'
+import type { RunStatus, SentAnswer } from '../journal/runs.js'
 import type { Masked } from '../secrets/masker.js'
 import type { Answer } from '../sources/answer.js'
 
@@ -19,7 +19,7 @@ import type { Answer } from '../sources/answer.js'
  * The first run with a key: its id, and its answer: the one sent (to wait for, while it runs
  * here; null when it sent none), or the journal's copy, masked (null when none was kept).
  */
-export type FirstRun = { runId: string; running: Promise<Masked<Answer> | null> } | { runId: string; kept: SentAnswer | null }
+export type FirstRun = { runId: string; running: Promise<Masked<Answer> | null> } | { runId: string; kept: SentAnswer | null; status: RunStatus }
 
 /** What the first run with a key does while it runs: settle its answer, and let go at its end. */
 export interface Claim {
@@ -45,7 +45,7 @@ export class Deduplicator {
     const running = this.#inFlight.get(digest)
     if (running) return { runId: running.runId, running: running.answer }
     const kept = this.#journal.firstWithKey(digest, uuidv7Floor(Date.now() - windowMs))
-    return kept && { runId: kept.id, kept: kept.response }
+    return kept && { runId: kept.id, kept: kept.response, status: kept.status }
   }
 
   /** Makes `runId` the first run with `digest` for as long as it runs. Call first() just before, in the same turn. */

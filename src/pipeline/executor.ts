@@ -212,7 +212,7 @@ export class Executor {
       error: end.error,
       response: sentRecord(mask, end.answer),
       warnings: runNotes(mask, warnings),
-      shown: mask.version === kept.maskVersion ? undefined : shownBody(kept.request, req.body.value, mask),
+      shown: mask.version === kept.maskVersion ? undefined : shownBody(kept.request, req.body, mask),
       finishedAt: new Date().toISOString(),
       durationMs,
     }
@@ -290,7 +290,7 @@ export class Executor {
     const given = 'running' in first ? await first.running : first.kept // a first run still going: its answer
     // The first run was never kept (the journal refused it): this one is no duplicate of anything.
     if (given === null && this.#deps.journal.get(first.runId) === undefined) throw hookrelayError('HR_JOURNAL_UNAVAILABLE')
-    const answer = given === null ? fallbackAnswer(pipeline, scope, mask) : 'running' in first ? (given as Masked<Answer>) : keptAnswer(pipeline, given as SentAnswer, mask)
+    const answer = given === null ? fallbackAnswer(pipeline, scope, mask) : 'running' in first ? (given as Masked<Answer>) : keptAnswer(pipeline, given as SentAnswer, first.status, mask)
     const finishedAt = new Date()
     const durationMs = finishedAt.getTime() - req.receivedAt.getTime()
     const response = sentRecord(mask, answer)
@@ -475,11 +475,14 @@ function dedupeDigest(pipeline: CompiledPipeline, scope: Scope, warnings: string
 
 /**
  * The first run's answer from the journal's copy: masked there, with the parts the operator
- * wrote (a header from `${ORIGIN}`) as the first caller got them (see restoreAnswer).
+ * wrote (a header from `${ORIGIN}`) as the first caller got them (see restoreAnswer), from the
+ * answer that run gave: its response when it went well or answered on receipt, else on_error.
  */
-function keptAnswer(pipeline: CompiledPipeline, kept: SentAnswer, mask: Masker): Masked<Answer> {
+function keptAnswer(pipeline: CompiledPipeline, kept: SentAnswer, status: RunStatus, mask: Masker): Masked<Answer> {
   const answer = { status: kept.status, statusText: kept.status_text, headers: kept.headers, body: kept.body }
-  return mask.render({}, () => restoreAnswer(answer, [pipeline.source.answer, pipeline.source.onError], mask))
+  const { source } = pipeline
+  const given = status === 'ok' || source.respond === 'on_receipt' ? source.answer : source.onError
+  return mask.render({}, () => (given ? restoreAnswer(answer, given, mask) : answer))
 }
 
 /** For a duplicate of a run that kept no answer: the source's answer when it needs no step, else 200. */
@@ -531,7 +534,7 @@ function runNotes(mask: Masker, warnings: readonly string[]): Masked<string[]> |
   if (n > 0) {
     notes.push(
       `${n} ${n === 1 ? 'secret value was' : 'secret values were'} not learned ` +
-        `(a run learns at most ${RUN_LEARNING.values} from its request and ${RUN_LEARNING.values} from what it sends, ` +
+        `(a run learns at most ${RUN_LEARNING.values} from its request, ${RUN_LEARNING.values} from what it sends and ${RUN_LEARNING.values} of its credentials, ` +
         `of ${FIELD_SECRET_MIN_LENGTH} to ${FIELD_SECRET_MAX_LENGTH} characters, within ${RUN_LEARNING.chars / 1024} KiB of search text each): ` +
         'masked where they sit under their names, not searched for elsewhere',
     )

@@ -28,12 +28,11 @@ type DeepReadonly<T> = T extends (infer U)[] ? ReadonlyArray<DeepReadonly<U>> : 
 export type Masked<T> = (T extends string ? T : DeepReadonly<T>) & MaskedBrand
 
 /**
- * What one run may learn besides the config's secrets, for each of its two budgets (what its
- * request brought; what its actions send): at most `values` values, and at most `chars`
- * characters of text to search for, counting every form a value is searched in (see
- * appearances: a plain token takes about 5 times its length, a Cyrillic password about 130
- * times). A value that does not fit is not learned: it stays hidden where it sits under its
- * name, and the run's warnings count it.
+ * What one run may learn besides the config's secrets, for each of its three budgets (see
+ * Budget): at most `values` values, and at most `chars` characters of text to search for,
+ * counting every form a value is searched in (see appearances: a plain token takes about 5 times
+ * its length, a Cyrillic password about 130 times). A value that does not fit is not learned: it
+ * stays hidden where it sits under its name, and the run's warnings count it.
  */
 export const RUN_LEARNING = { values: 32, chars: 32 * 1024 } as const
 /** Values found under secret names are searched for elsewhere only from this length (a field "2024" would blot out every year)... */
@@ -43,8 +42,20 @@ export const FIELD_SECRET_MAX_LENGTH = 1024
 
 const MAX_DEPTH = 64
 
-/** Where a run learns from: its request (whatever a sender puts in), or what its actions send. */
-export type Budget = 'request' | 'sent'
+/**
+ * Where a run learns from, each with a budget of its own, so that none can use up another's:
+ * - `request`: what its request brought (credentials in headers, secret-named fields);
+ * - `sent`: what its actions send that a caller can shape, in number too (userinfo anywhere in a
+ *   rendered URL, secret-named query parameters, secret-named fields of a body);
+ * - `credentials`: what the config has its actions send as credentials (secret-named headers, a
+ *   service's token or key), so many per step as the config writes: a token a login step
+ *   answered is learned when the next step sends it, whatever the caller sent.
+ * In the first two, a value whose forms do not fit uses up what is left (making them cost about
+ * that much), so a caller cannot make a run try values without end; in `credentials` the config
+ * bounds the tries, and a value that does not fit is only itself refused.
+ */
+export type Budget = 'request' | 'sent' | 'credentials'
+const BUDGETS: readonly Budget[] = ['request', 'sent', 'credentials']
 
 export class Masker {
   /** The config's secrets: a run's masker shares them (a reload's join them), and never makes their matcher again. */
@@ -58,8 +69,8 @@ export class Masker {
   version = 0
 
   constructor(secrets: Iterable<string> = [], run?: { config: SecretSet; shape: SecretShape | undefined }) {
-    this.#config = run?.config ?? new SecretSet(false)
-    this.#run = run ? { request: new SecretSet(true), sent: new SecretSet(true) } : undefined
+    this.#config = run?.config ?? new SecretSet('config')
+    this.#run = run ? { request: new SecretSet('caller'), sent: new SecretSet('caller'), credentials: new SecretSet('config-bounded') } : undefined
     this.#shape = run?.shape
     for (const secret of secrets) this.learn(secret)
   }
@@ -74,10 +85,10 @@ export class Masker {
 
   /**
    * Learns a secret value: from now on it is hidden wherever it appears. The config's masker
-   * learns it for good; a run's within `budget` (what its actions send, unless told otherwise).
+   * learns it for good; a run's within `budget` (its actions' credentials, unless told otherwise).
    * True when it is known now.
    */
-  learn(secret: string | undefined, budget: Budget = 'sent'): boolean {
+  learn(secret: string | undefined, budget: Budget = 'credentials'): boolean {
     if (secret === undefined || secret.length < MIN_SECRET_LENGTH || secret.length > MAX_SECRET_LENGTH) return false
     if (this.knows(secret)) return true
     const set = this.#run?.[budget] ?? this.#config
@@ -100,7 +111,7 @@ export class Masker {
   }
 
   /** True when `budget` of a run takes no more values (the config's masker is never full). */
-  full(budget: Budget = 'sent'): boolean {
+  full(budget: Budget = 'credentials'): boolean {
     return this.#run?.[budget].full ?? false
   }
 
@@ -110,7 +121,7 @@ export class Masker {
   }
 
   knows(secret: string): boolean {
-    return this.#config.has(secret) || (this.#run !== undefined && (this.#run.request.has(secret) || this.#run.sent.has(secret)))
+    return this.#config.has(secret) || (this.#run !== undefined && BUDGETS.some((budget) => this.#run![budget].has(secret)))
   }
 
   /**
@@ -159,8 +170,8 @@ export class Masker {
   body(text: string, contentType?: string): Masked<string> {
     let hidden = text
     try {
-      // An escaped name ({"\u0074oken": ...}) passes the quick test: such a body is always read.
-      if (mayNameSecret(text) || text.includes('\\u')) hidden = hideFieldsInBody(text, contentType, this.#shape)
+      // An escaped name ({"\u0074oken": ...}, a form's %70assword) passes the quick test: such a body is always read.
+      if (mayNameSecret(text) || text.includes('\\u') || (isForm(contentType) && text.includes('%'))) hidden = hideFieldsInBody(text, contentType, this.#shape)
     } catch {
       return MASK as Masked<string>
     }
@@ -168,13 +179,18 @@ export class Masker {
   }
 
   /**
-   * body(text) for a request body that is parsed already (`value`: the object the JSON or form
-   * parser made of `text`): whether it has fields to hide is seen in `value`, without reading the
-   * text again (a quick test of the whole text cost intake 5 µs a request).
+   * body(text) for a request body that is parsed already (`value`: what body() would read it as,
+   * the JSON or the form's fields): whether it has fields to hide is seen in `value`, without
+   * reading the text again (a quick test of the whole text cost intake 5 µs a request).
    */
   parsedBody(text: string, value: unknown, contentType?: string): Masked<string> {
     if (typeof value !== 'object' || value === null) return this.body(text, contentType)
-    return wouldHide(value, 0, this.#shape) ? this.body(text, contentType) : this.text(text)
+    if (!wouldHide(value, 0, this.#shape)) return this.text(text)
+    try {
+      return this.text(hideFieldsInBody(text, contentType, this.#shape))
+    } catch {
+      return MASK as Masked<string>
+    }
   }
 
   /**
@@ -209,7 +225,7 @@ export class Masker {
    */
   trimCutSecret(text: string): string {
     let tail = this.#config.partialTail(text)
-    if (this.#run) tail = Math.max(tail, this.#run.request.partialTail(text), this.#run.sent.partialTail(text))
+    if (this.#run) for (const budget of BUDGETS) tail = Math.max(tail, this.#run[budget].partialTail(text))
     return tail === 0 ? text : text.slice(0, text.length - tail)
   }
 
@@ -218,8 +234,9 @@ export class Masker {
     if (!this.#run) return config
     const request = this.#run.request.spans(text)
     const sent = this.#run.sent.spans(text)
-    if (request.length === 0 && sent.length === 0) return config
-    return [...config, ...request, ...sent]
+    const credentials = this.#run.credentials.spans(text)
+    if (request.length === 0 && sent.length === 0 && credentials.length === 0) return config
+    return [...config, ...request, ...sent, ...credentials]
   }
 
   /** A view of a value in which every value read is masked as it is read (lazily: only what a template reads costs). */
@@ -250,12 +267,15 @@ export class Masker {
 class SecretSet {
   readonly #values = new Set<string>()
   readonly #forms: string[] = []
+  /** The config's (unbounded), a budget a caller can draw on, or one the config's steps bound. */
+  readonly #kind: 'config' | 'caller' | 'config-bounded'
   readonly #bounded: boolean
   #chars = 0
   #matcher: SecretMatcher | undefined
 
-  constructor(bounded: boolean) {
-    this.#bounded = bounded
+  constructor(kind: 'config' | 'caller' | 'config-bounded') {
+    this.#kind = kind
+    this.#bounded = kind !== 'config'
   }
 
   has(value: string): boolean {
@@ -279,7 +299,7 @@ class SecretSet {
       if (this.#values.size >= RUN_LEARNING.values || formsAtLeast(value) > left) return false
       forms = appearances(value, left)
       if (forms === undefined) {
-        this.#chars = RUN_LEARNING.chars
+        if (this.#kind === 'caller') this.#chars = RUN_LEARNING.chars
         return false
       }
     } else forms = appearances(value)!
@@ -375,7 +395,7 @@ function hideFieldsInBody(text: string, contentType: string | undefined, shape: 
     }
     return hideFieldsInPlace(parsed, 0, shape) ? JSON.stringify(parsed) : text
   }
-  if (contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded')) {
+  if (isForm(contentType)) {
     let hidden = false
     const form = new URLSearchParams()
     const params = new URLSearchParams(text)
@@ -424,6 +444,10 @@ function wouldHide(value: unknown, depth: number, shape: SecretShape | undefined
     } else if (typeof child === 'object' && child !== null && (depth + 1 > MAX_DEPTH || wouldHide(child, depth + 1, shape))) return true
   }
   return false
+}
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.toLowerCase().startsWith('application/x-www-form-urlencoded') ?? false
 }
 
 function contentType(headers: Record<string, string> | undefined): string | undefined {

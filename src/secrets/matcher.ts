@@ -178,107 +178,117 @@ function urlEncodings(secret: string): string[] {
 }
 
 /**
- * Aho-Corasick over UTF-16 code units. The start state's moves are a table by code unit (most
- * characters of a text begin no string); every other move is looked up in one open-addressing
- * hash table keyed by (state, code unit), so it costs a probe or two however many children a
- * state has (strings a caller chose can give one state thousands). `longest[s]` is the length
- * of the longest string ending in state `s` (through fail links); `depth[s]` is its depth. The
- * scans read the arrays through locals: they are the hot loops of masking.
+ * Aho-Corasick over UTF-16 code units, with every move costing at most a binary search, whatever
+ * strings it was made of: no hash a caller could flood with chosen values, no table as large as
+ * the alphabet. The trie is built from the strings sorted, so each state's children come out in
+ * order of their code unit and are laid out together: `first[s]` and `count[s]` say where in
+ * `codes` and `targets`. Code units that begin no string are skipped from the start state by a
+ * bit table (8 KiB). `longest[s]` is the length of the longest string ending in state `s`
+ * (through fail links); `depth[s]` is its depth. The scans read the arrays through locals: they
+ * are the hot loops of masking.
  */
 class Automaton {
-  /** The start state's child by code unit, plus one (0: none; a zeroed table needs no fill). */
-  readonly #root = new Int32Array(0x10000)
+  readonly #starts = new Uint32Array(0x10000 >>> 5)
+  readonly #first: Int32Array
+  readonly #count: Int32Array
+  readonly #codes: Uint16Array
+  readonly #targets: Int32Array
   readonly #fail: Int32Array
   readonly #depth: Int32Array
   readonly #longest: Int32Array
-  readonly #edges: Edges
-  #size = 1
 
   constructor(forms: readonly string[]) {
-    const capacity = 1 + forms.reduce((n, f) => n + f.length, 0)
-    this.#fail = new Int32Array(capacity)
-    this.#depth = new Int32Array(capacity)
-    this.#longest = new Int32Array(capacity)
-    this.#edges = edges(capacity)
+    const sorted = [...new Set(forms)].sort() // by UTF-16 code units: a prefix before what extends it
+    const capacity = 1 + sorted.reduce((n, f) => n + f.length, 0)
     const parent = new Int32Array(capacity)
     const code = new Uint16Array(capacity)
-    for (const form of forms) this.#insert(form, parent, code)
-    this.#link(parent, code)
-  }
-
-  #child(state: number, c: number): number {
-    return state === 0 ? this.#root[c]! - 1 : edgeTo(this.#edges, state, c)
-  }
-
-  #insert(form: string, parent: Int32Array, code: Uint16Array): void {
-    let state = 0
-    for (let i = 0; i < form.length; i++) {
-      const c = form.charCodeAt(i)
-      let next = this.#child(state, c)
-      if (next === -1) {
-        next = this.#size++
-        if (state === 0) this.#root[c] = next + 1
-        else addEdge(this.#edges, state, c, next)
-        parent[next] = state
-        code[next] = c
-        this.#depth[next] = this.#depth[state]! + 1
+    this.#depth = new Int32Array(capacity)
+    this.#longest = new Int32Array(capacity)
+    // Each string shares with the one before it the path of their common prefix, and adds the rest.
+    const path = [0]
+    let size = 1
+    let previous = ''
+    for (const form of sorted) {
+      let shared = 0
+      while (shared < previous.length && previous.charCodeAt(shared) === form.charCodeAt(shared)) shared++
+      for (let d = shared; d < form.length; d++) {
+        parent[size] = path[d]!
+        code[size] = form.charCodeAt(d)
+        this.#depth[size] = d + 1
+        path[d + 1] = size++
       }
-      state = next
+      this.#longest[path[form.length]!] = form.length
+      previous = form
     }
-    this.#longest[state] = form.length
+    // Children by parent, in the order they were made: by code unit, since the strings were sorted.
+    this.#count = new Int32Array(size)
+    for (let s = 1; s < size; s++) this.#count[parent[s]!]!++
+    this.#first = new Int32Array(size)
+    for (let s = 1, at = 0; s < size; s++) {
+      this.#first[s] = at += this.#count[s - 1]!
+    }
+    const next = Int32Array.from(this.#first)
+    this.#codes = new Uint16Array(size)
+    this.#targets = new Int32Array(size)
+    for (let s = 1; s < size; s++) {
+      const slot = next[parent[s]!]!++
+      this.#codes[slot] = code[s]!
+      this.#targets[slot] = s
+      if (parent[s] === 0) this.#starts[code[s]! >>> 5]! |= 1 << (code[s]! & 31)
+    }
+    this.#fail = new Int32Array(size)
+    this.#link(parent.subarray(0, size), code.subarray(0, size), size)
+  }
+
+  /** The child of `state` by code unit `c`, or -1: a binary search of its children. */
+  #child(state: number, c: number): number {
+    let lo = this.#first[state]!
+    let hi = lo + this.#count[state]! - 1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      const at = this.#codes[mid]!
+      if (at === c) return this.#targets[mid]!
+      if (at < c) lo = mid + 1
+      else hi = mid - 1
+    }
+    return -1
+  }
+
+  /** The state after `state` reads `c`, following fail links. */
+  #step(state: number, c: number): number {
+    for (;;) {
+      const next = this.#child(state, c)
+      if (next !== -1) return next
+      if (state === 0) return 0
+      state = this.#fail[state]!
+    }
   }
 
   /** Fail links in order of depth: the longest proper suffix of each state that is also a state. */
-  #link(parent: Int32Array, code: Uint16Array): void {
-    for (const state of byDepth(this.#depth, this.#size)) {
+  #link(parent: Int32Array, code: Uint16Array, size: number): void {
+    for (const state of byDepth(this.#depth, size)) {
       const up = parent[state]!
       if (up === 0) continue // fail = 0
-      let f = this.#fail[up]!
-      let target = this.#child(f, code[state]!)
-      while (target === -1 && f !== 0) {
-        f = this.#fail[f]!
-        target = this.#child(f, code[state]!)
-      }
-      this.#fail[state] = target === -1 ? 0 : target
+      this.#fail[state] = this.#step(this.#fail[up]!, code[state]!)
       this.#longest[state] = Math.max(this.#longest[state]!, this.#longest[this.#fail[state]!]!)
     }
   }
 
   /**
-   * Every match, the moves written out: this loop runs over every character masked. Spans that
-   * touch are merged as they are found, in two arrays of numbers (a secret that overlaps itself
-   * matches at every character of a long run: no allocation per match).
+   * Every match. Spans that touch are merged as they are found, in two arrays of numbers (a
+   * secret that overlaps itself matches at every character of a long run: no allocation per match).
    */
   spans(text: string): Span[] {
     const starts: number[] = []
     const ends: number[] = []
     let open = 0 // spans so far, the last of which may still grow
-    const root = this.#root
-    const fail = this.#fail
+    const startBits = this.#starts
     const longest = this.#longest
-    const { from, code, to, mask } = this.#edges
     let state = 0
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i)
-      for (;;) {
-        if (state === 0) {
-          state = root[c]! - 1
-          if (state === -1) state = 0
-          break
-        }
-        let next = -1
-        for (let slot = edgeSlot(state, c, mask), f = from[slot]!; f !== -1; f = from[(slot = (slot + 1) & mask)]!) {
-          if (f === state && code[slot] === c) {
-            next = to[slot]!
-            break
-          }
-        }
-        if (next !== -1) {
-          state = next
-          break
-        }
-        state = fail[state]!
-      }
+      if (state === 0 && (startBits[c >>> 5]! & (1 << (c & 31))) === 0) continue
+      state = this.#step(state, c)
       const length = longest[state]!
       if (length === 0) continue
       let start = i + 1 - length
@@ -295,15 +305,7 @@ class Automaton {
   /** The length of the longest end of `text` that begins some string. */
   openPrefix(text: string): number {
     let state = 0
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      let next = this.#child(state, c)
-      while (next === -1 && state !== 0) {
-        state = this.#fail[state]!
-        next = this.#child(state, c)
-      }
-      state = next === -1 ? 0 : next
-    }
+    for (let i = 0; i < text.length; i++) state = this.#step(state, text.charCodeAt(i))
     return this.#depth[state]!
   }
 }
@@ -318,41 +320,4 @@ function byDepth(depth: Int32Array, size: number): Int32Array {
   const order = new Int32Array(Math.max(0, size - 1))
   for (let s = 1; s < size; s++) order[start[depth[s]!]!++] = s
   return order
-}
-
-/** The trie's edges below the start state: (state, code unit) -> state, linear probing, at most half full. */
-interface Edges {
-  from: Int32Array
-  code: Uint16Array
-  to: Int32Array
-  mask: number
-}
-
-function edges(count: number): Edges {
-  let size = 16
-  while (size < count * 2) size *= 2
-  return { from: new Int32Array(size).fill(-1), code: new Uint16Array(size), to: new Int32Array(size), mask: size - 1 }
-}
-
-function edgeSlot(state: number, c: number, mask: number): number {
-  let h = Math.imul(state, 0x9e3779b1) + c
-  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b)
-  return (h ^ (h >>> 13)) & mask
-}
-
-function edgeTo(table: Edges, state: number, c: number): number {
-  const { from, code, to, mask } = table
-  for (let slot = edgeSlot(state, c, mask); from[slot] !== -1; slot = (slot + 1) & mask) {
-    if (from[slot] === state && code[slot] === c) return to[slot]!
-  }
-  return -1
-}
-
-function addEdge(table: Edges, state: number, c: number, next: number): void {
-  const { from, code, to, mask } = table
-  let slot = edgeSlot(state, c, mask)
-  while (from[slot] !== -1) slot = (slot + 1) & mask
-  from[slot] = state
-  code[slot] = c
-  to[slot] = next
 }

@@ -99,22 +99,31 @@ export function hideUrlSecrets(url: string): string {
 }
 
 /**
- * The credentials a URL carries: its password (or a user name long enough to be a key), the
- * values of its secret-named query parameters, and path segments that look like keys (16 or more
- * characters, letters and digits both: a chat bot's `bot123:AAE...`, a webhook's last segment).
+ * What of a URL can be a credential: its password and a user name long enough to be a key
+ * (`https://ghp_...:x-oauth-basic@github.com`), the values of its secret-named query parameters,
+ * and each query value, fragment or path segment that looks like a key (`?code=`, `&sig=` are
+ * keys without a secret name): one with a digit from 6 characters (`/hooks/catch/1234567/b3xk9qz/`),
+ * any from 16 (a bot's `bot123:AAE...`, a webhook's last segment). Words (`/api/v1/contacts`,
+ * `?format=json`) stay: masking them would blot them out of every text of the journal.
  * Undefined when `text` is not a URL: then all of it is the secret. A base URL from the
- * environment is learned by these alone, so the journal still shows which server was called.
+ * environment is learned by these alone, so the journal still shows which server was called;
+ * a key of letters alone under 16 characters in a path is not recognised (give it a variable of
+ * its own).
  */
 export function urlCredentials(text: string): string[] | undefined {
   if (!/^[a-z][a-z0-9+.-]*:\/\/[^\s]*$/i.test(text) || !URL.canParse(text)) return undefined
   const url = new URL(text)
   const found: string[] = []
-  if (url.password !== '') found.push(url.password, safeDecode(url.password))
-  else if (url.username.length >= KEY_AS_USER_LENGTH) found.push(url.username, safeDecode(url.username))
-  for (const [name, value] of url.searchParams) if (isSecretName(name) && value !== '') found.push(value, encodeURIComponent(value))
-  for (const segment of url.pathname.split('/')) {
-    if (segment.length >= 16 && /[a-z]/i.test(segment) && /\d/.test(segment)) found.push(segment, safeDecode(segment))
+  const add = (raw: string) => raw !== '' && found.push(raw, safeDecode(raw))
+  const keyLike = (part: string) => part.length >= 16 || (part.length >= 6 && /\d/.test(part))
+  add(url.password)
+  if (url.username.length >= KEY_AS_USER_LENGTH) add(url.username)
+  for (const pair of url.search.slice(1).split('&')) {
+    const value = pair.slice(pair.indexOf('=') + 1)
+    if (keyLike(value) || isSecretName(safeDecode(pair.slice(0, Math.max(0, pair.indexOf('=')))))) add(value)
   }
+  if (keyLike(url.hash.slice(1))) add(url.hash.slice(1))
+  for (const segment of url.pathname.split('/')) if (keyLike(segment)) add(segment)
   return found
 }
 

@@ -71,22 +71,18 @@ export function maskAnswer(mask: Masker, answer: Answer): Masked<Answer> {
 /**
  * An answer from the journal's copy, as it was sent. The journal masks every secret, also one the
  * operator wrote into an answer (a header from `${ORIGIN}`, a code in a constant body), which the
- * caller got as written. So a part of `kept` that one of `answers` (the source's response,
- * on_error) makes without a run is taken from the config, when `kept` holds exactly that part
- * masked: a duplicate gets what the first caller got. Other parts stay as kept.
+ * caller got as written. So a part of `kept` that `answer` (the one that made it: the source's
+ * response or its on_error) makes without a run is taken from the config, when `kept` holds
+ * exactly that part masked: a duplicate gets what the first caller got. Other parts stay as kept.
  */
-export function restoreAnswer(kept: Answer, answers: ReadonlyArray<CompiledAnswer | undefined>, mask: Masker): Answer {
+export function restoreAnswer(kept: Answer, answer: CompiledAnswer, mask: Masker): Answer {
   const headers = { ...kept.headers }
-  let { body, statusText } = kept
   const wasMasked = (written: string, stored: string | undefined) => written !== stored && mask.text(written) === stored
-  for (const answer of answers) {
-    if (!answer) continue
-    for (const [name, value] of Object.entries(answer.constantHeaders)) {
-      if (Object.hasOwn(headers, name) && value !== kept.headers[name] && (mask.value({ [name]: value }) as Record<string, string>)[name] === kept.headers[name]) headers[name] = value
-    }
-    if (answer.constantBody !== undefined && wasMasked(answer.constantBody, kept.body)) body = answer.constantBody
-    if (answer.statusText !== undefined && wasMasked(answer.statusText, kept.statusText)) statusText = answer.statusText
+  for (const [name, value] of Object.entries(answer.constantHeaders)) {
+    if (Object.hasOwn(headers, name) && value !== kept.headers[name] && (mask.value({ [name]: value }) as Record<string, string>)[name] === kept.headers[name]) headers[name] = value
   }
+  const body = answer.constantBody !== undefined && wasMasked(answer.constantBody, kept.body) ? answer.constantBody : kept.body
+  const statusText = answer.statusText !== undefined && wasMasked(answer.statusText, kept.statusText) ? answer.statusText : kept.statusText
   return { status: kept.status, statusText, headers, body }
 }
 

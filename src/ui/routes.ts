@@ -173,7 +173,7 @@ export async function uiRoutes(app: FastifyInstance, options: UiOptions): Promis
     if (filter.pipeline !== undefined && !known.includes(filter.pipeline)) {
       return problem(hookrelayError('HR_UNKNOWN_PIPELINE', [filter.pipeline, known.join(', ') || 'none yet']).message)
     }
-    const found = masker.value(findRuns(journal, masker, filter)) as unknown as { runs: RunSummary[]; next: string | null }
+    const found = masker.value(findRuns(journal, masker, filter, (id) => options.pipelines.get(id)?.source.shape)) as unknown as { runs: RunSummary[]; next: string | null }
     const href = (changes: Record<string, string | undefined>) => {
       const params = new URLSearchParams()
       for (const [key, value] of Object.entries({ ...form, ...changes })) if (value !== undefined) params.set(key, value)

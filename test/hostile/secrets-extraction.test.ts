@@ -240,8 +240,8 @@ pipelines:
     expect(JSON.parse(stub.requests[0]!.body)).toEqual(body) // the upstream got every value
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(run.warnings).toEqual([
-      '268 secret values were not learned (a run learns at most 32 from its request and 32 from what it sends, of 8 to 1024 characters, ' +
-        'within 32 KiB of search text each): masked where they sit under their names, not searched for elsewhere',
+      '268 secret values were not learned (a run learns at most 32 from its request, 32 from what it sends and 32 of its credentials, ' +
+        'of 8 to 1024 characters, within 32 KiB of search text each): masked where they sit under their names, not searched for elsewhere',
     ])
     expect(Object.values(run.request.body).every((v) => v === '***')).toBe(true)
     expect(Object.values(JSON.parse(run.request.raw)).every((v) => v === '***')).toBe(true)

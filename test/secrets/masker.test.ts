@@ -3,9 +3,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { credentialParts, headerSecrets, learnUserinfo } from '../../src/secrets/learn.js'
 import { Masker, RUN_LEARNING } from '../../src/secrets/masker.js'
+import { hideSpans, SecretMatcher } from '../../src/secrets/matcher.js'
 import { isSecretName, mayNameSecret } from '../../src/secrets/names.js'
 import { hideRequestTarget, hideUserinfo } from '../../src/secrets/urls.js'
 import { parseBody } from '../../src/sources/body.js'
+import { keepRequest } from '../../src/sources/incoming.js'
 
 describe('secret names', () => {
   it('compares names lower-cased without - _ and .', () => {
@@ -50,6 +52,25 @@ describe('finding values in text', () => {
       url.pathname,
     ]
     for (const form of forms) expect(mask.text(`<${form}>`), form).not.toContain('Pw')
+  })
+
+  it('finds exactly what a plain search finds, for any strings in any text (generated)', () => {
+    // The reference: every occurrence of every string by indexOf, the stretches that touch merged.
+    const reference = (strings: string[], text: string) => {
+      const spans: Array<[number, number]> = []
+      for (const s of strings) for (let i = text.indexOf(s); i !== -1; i = text.indexOf(s, i + 1)) spans.push([i, i + s.length])
+      return hideSpans(text, spans.sort((a, b) => a[0] - b[0]))
+    }
+    const alphabet = fc.constantFrom('a', 'b', 'ab', 'Ж', '\\', '"', '\u{1F600}')
+    const word = fc.array(alphabet, { minLength: 1, maxLength: 6 }).map((parts) => parts.join(''))
+    fc.assert(
+      fc.property(fc.array(word, { minLength: 1, maxLength: 8 }), fc.array(alphabet, { maxLength: 60 }), (strings, parts) => {
+        const text = parts.join('')
+        expect(hideSpans(text, new SecretMatcher(strings).spans(text))).toBe(reference(strings, text))
+        expect(hideSpans(text, new SecretMatcher(strings, { prefilter: true }).spans(text))).toBe(reference(strings, text))
+      }),
+      { numRuns: 2000 },
+    )
   })
 
   it('does not search for values shorter than 4 characters', () => {
@@ -149,6 +170,17 @@ describe('masking values and bodies', () => {
       }),
       { numRuns: 500 },
     )
+  })
+
+  it('keeps a JSON body sent as a form and a form with a percent-encoded secret name hidden as shown', () => {
+    const keep = (text: string, type: string) => {
+      const req = { method: 'POST', path: '/hooks/x/***', query: {}, headers: { 'content-type': type }, body: parseBody(Buffer.from(text), type), receivedAt: new Date() }
+      return keepRequest(req, new Masker().forRun()).shown
+    }
+    expect(keep('{"password":"hunter22x","note":"n"}', 'application/x-www-form-urlencoded')).toBe('{"password":"***","note":"n"}')
+    expect(keep('%70assword=hunter22x&name=Ivan', 'application/x-www-form-urlencoded')).toBe('password=***&name=Ivan')
+    expect(keep('{"password":"hunter22x"}', 'text/plain')).toBe('{"password":"***"}')
+    expect(keep('{"name":"Ivan"}', 'application/json')).toBeUndefined()
   })
 
   it('hides the key and secret-named query parameters of a request target', () => {
