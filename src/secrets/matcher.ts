@@ -182,13 +182,16 @@ function urlEncodings(secret: string): string[] {
  * strings it was made of: no hash a caller could flood with chosen values, no table as large as
  * the alphabet. The trie is built from the strings sorted, so each state's children come out in
  * order of their code unit and are laid out together: `first[s]` and `count[s]` say where in
- * `codes` and `targets`. Code units that begin no string are skipped from the start state by a
- * bit table (8 KiB). `longest[s]` is the length of the longest string ending in state `s`
+ * `codes` and `targets`. The start state, met at almost every character, also has a table of its
+ * children by code unit below 256 (1 KiB), and a bit table (8 KiB) of the code units that begin
+ * some string, so most characters cost one read. `longest[s]` is the length of the longest string ending in state `s`
  * (through fail links); `depth[s]` is its depth. The scans read the arrays through locals: they
  * are the hot loops of masking.
  */
 class Automaton {
   readonly #starts = new Uint32Array(0x10000 >>> 5)
+  /** The start state's child by code unit below 256, plus one (0: none). */
+  readonly #rootLow = new Int32Array(256)
   readonly #first: Int32Array
   readonly #count: Int32Array
   readonly #codes: Uint16Array
@@ -234,7 +237,10 @@ class Automaton {
       const slot = next[parent[s]!]!++
       this.#codes[slot] = code[s]!
       this.#targets[slot] = s
-      if (parent[s] === 0) this.#starts[code[s]! >>> 5]! |= 1 << (code[s]! & 31)
+      if (parent[s] === 0) {
+        this.#starts[code[s]! >>> 5]! |= 1 << (code[s]! & 31)
+        if (code[s]! < 256) this.#rootLow[code[s]!] = s + 1
+      }
     }
     this.#fail = new Int32Array(size)
     this.#link(parent.subarray(0, size), code.subarray(0, size), size)
@@ -242,6 +248,7 @@ class Automaton {
 
   /** The child of `state` by code unit `c`, or -1: a binary search of its children. */
   #child(state: number, c: number): number {
+    if (state === 0 && c < 256) return this.#rootLow[c]! - 1
     let lo = this.#first[state]!
     let hi = lo + this.#count[state]! - 1
     while (lo <= hi) {
@@ -283,12 +290,20 @@ class Automaton {
     const ends: number[] = []
     let open = 0 // spans so far, the last of which may still grow
     const startBits = this.#starts
+    const rootLow = this.#rootLow
     const longest = this.#longest
     let state = 0
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i)
-      if (state === 0 && (startBits[c >>> 5]! & (1 << (c & 31))) === 0) continue
-      state = this.#step(state, c)
+      if (state !== 0) state = this.#step(state, c)
+      else if (c < 256) {
+        state = rootLow[c]! - 1
+        if (state === -1) {
+          state = 0
+          continue
+        }
+      } else if ((startBits[c >>> 5]! & (1 << (c & 31))) === 0) continue
+      else state = this.#step(0, c)
       const length = longest[state]!
       if (length === 0) continue
       let start = i + 1 - length
