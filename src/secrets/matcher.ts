@@ -1,8 +1,8 @@
 /**
  * Finding known secret values in text, in time linear in the text's length, with a constant that
- * depends neither on how many secrets there are nor on how they overlap: an Aho-Corasick
- * automaton whose moves are looked up in a hash table, so a state with many children costs what
- * a state with one costs. A secret inside or across another is hidden whole.
+ * depends neither on how many secrets there are, nor on how they overlap, nor on which strings a
+ * caller chose: an Aho-Corasick automaton whose every move costs at most a binary search. A
+ * secret inside or across another is hidden whole.
  */
 
 export const MASK = '***'
