@@ -11,6 +11,7 @@ import { UpstreamError } from '../http/client.js'
 import { hasHeader } from '../http/headers.js'
 import { parseStatusPattern, type StatusPattern } from '../http/status-pattern.js'
 import { headerSecrets, learnUserinfo } from '../secrets/learn.js'
+import { safeDecode } from '../secrets/urls.js'
 import { visitSecretFields, type Masker } from '../secrets/masker.js'
 import type { BuildContext, StepContext, StepPart } from './types.js'
 
@@ -138,16 +139,8 @@ function userinfoAsBasicAuth(req: OutgoingRequest): OutgoingRequest {
   bare.username = ''
   bare.password = ''
   if (hasHeader(req.headers, 'authorization')) return { ...req, url: bare }
-  const credentials = Buffer.from(`${decode(url.username)}:${decode(url.password)}`).toString('base64')
+  const credentials = Buffer.from(`${safeDecode(url.username)}:${safeDecode(url.password)}`).toString('base64')
   return { ...req, url: bare, headers: { ...req.headers, authorization: `Basic ${credentials}` } }
-}
-
-function decode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
-  }
 }
 
 /** The query parameters by name (a repeated one as a list), to learn the secret-named ones. */

@@ -34,23 +34,20 @@ export function preparePrivateFile(path: string): void {
   const folder = dirname(path)
   if (mkdirSync(folder, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(folder, 0o700)
   closeSync(openPrivate(path, 'a'))
-  for (const companion of [`${path}-wal`, `${path}-shm`]) if (existsSync(companion)) makePrivate(companion)
+  for (const companion of [`${path}-wal`, `${path}-shm`]) if (existsSync(companion)) unlessOthers(() => chmodSync(companion, 0o600))
 }
 
 /** Opens `path` with `flags` ('wx' to create a new file only), creating it 0600 whatever the umask. */
 export function openPrivate(path: string, flags: 'a' | 'wx'): number {
   const fd = openSync(path, flags, 0o600)
-  try {
-    fchmodSync(fd, 0o600)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err // another user's file, shared on purpose: left as it is
-  }
+  unlessOthers(() => fchmodSync(fd, 0o600))
   return fd
 }
 
-function makePrivate(path: string): void {
+/** Runs a chmod; on another user's file (EPERM: shared on purpose) it is left as it is. */
+function unlessOthers(chmod: () => void): void {
   try {
-    chmodSync(path, 0o600)
+    chmod()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err
   }

@@ -65,8 +65,8 @@ export function findRuns(journal: Journal, masker: Masker, filter: RunFilter & {
 export function runView(run: RunDetail, masker: Masker, shape?: SecretShape) {
   const mask = masker.forRun(shape)
   const { raw: _raw, encoding, ...request } = run.request
-  const raw = shownText(run.request, run.shown, mask)
-  const body = keptBody(run.shown === null ? run.request : { ...run.request, raw })
+  const body = keptBody(run.shown === null ? run.request : { ...run.request, raw: run.shown })
+  const raw = shownText(run.request, run.shown, mask, body)
   const { shown: _shown, ...rest } = run
   return mask.value({ ...rest, request: { ...request, body, raw, ...(encoding ? { encoding } : {}) } })
 }
@@ -76,11 +76,11 @@ export type RunView = ReturnType<typeof runView> extends Masked<infer T> ? T : n
 /** A pipeline's source shape, when the pipeline is still configured (see SecretShape). */
 export type ShapeOf = (pipeline: string) => SecretShape | undefined
 
-/** The kept body as every output shows it: `shown`, else the kept one masked as a body. */
-function shownText(kept: KeptRequest, shown: string | null, mask: Masker): string {
+/** The kept body as every output shows it: `shown`, else the kept one (`parsed`, as its parser reads it) masked as a body. */
+function shownText(kept: KeptRequest, shown: string | null, mask: Masker, parsed?: unknown): string {
   if (shown !== null) return shown
   if (kept.encoding) return kept.raw
-  mask.learnFields(keptBody(kept)) // a run kept before `shown` was (see runView): bounded, as any run's learning
+  mask.learnFields(parsed ?? keptBody(kept)) // a run kept before `shown` was (see runView): bounded, as any run's learning
   return mask.body(kept.raw, kept.headers['content-type'])
 }
 

@@ -212,7 +212,7 @@ export class Executor {
       error: end.error,
       response: sentRecord(mask, end.answer),
       warnings: runNotes(mask, warnings),
-      shown: mask.version === kept.maskVersion ? undefined : shownBody(kept.request, req.body, mask),
+      shown: mask.version === kept.maskVersion ? undefined : shownBody(kept.request, req.body.value, mask),
       finishedAt: new Date().toISOString(),
       durationMs,
     }

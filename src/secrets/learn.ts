@@ -4,7 +4,7 @@
  */
 import type { Budget, Masker } from './masker.js'
 import { isSecretName } from './names.js'
-import { KEY_AS_USER_LENGTH, userinfoSpans } from './urls.js'
+import { KEY_AS_USER_LENGTH, safeDecode, userinfoSpans } from './urls.js'
 
 /**
  * The secrets in secret-named headers: the whole value, the credentials after an auth scheme,
@@ -53,13 +53,5 @@ export function learnUserinfo(mask: Masker, text: string, budget?: Budget): void
     const secret = colon === -1 ? userinfo : userinfo.slice(colon + 1)
     if (colon === -1 && secret.length < KEY_AS_USER_LENGTH) continue
     if (mask.learn(secret, budget)) mask.learn(safeDecode(secret), budget)
-  }
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text)
-  } catch {
-    return text
   }
 }

@@ -130,7 +130,8 @@ export function urlCredentials(text: string): string[] | undefined {
 /** A user name alone counts as a secret from this length (`https://KEY@host`); shorter ones are logins. */
 export const KEY_AS_USER_LENGTH = 12
 
-function safeDecode(text: string): string {
+/** Percent-decoded, or as it is when it does not decode. */
+export function safeDecode(text: string): string {
   try {
     return decodeURIComponent(text)
   } catch {

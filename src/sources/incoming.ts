@@ -46,18 +46,15 @@ export function keepRequest(req: IncomingRequest, mask: Masker, fields?: Record<
   const request = mask.value({ method: req.method, path: req.path, query: req.query, headers: req.headers, ...body, ...line, ...delivery })
   mask.learnFields(req.body.value)
   if (fields !== undefined && fields !== req.body.value) mask.learnFields(fields)
-  return { request, shown: shownBody(request, req.body, mask) }
+  return { request, shown: shownBody(request, req.body.value, mask) }
 }
 
 /**
- * The kept body masked with all `mask` knows, as a body; none when that changes nothing (or it
- * is not text). What its parser made of it (`body`) is used when a body's masking would read it
- * the same way: JSON as JSON, a form that does not look like JSON as a form.
+ * The kept body masked with all `mask` knows, as a body (`parsed`: what its parser made of it);
+ * none when that changes nothing (or it is not text).
  */
-export function shownBody(kept: Masked<KeptRequest>, body: Pick<ParsedBody, 'kind' | 'value'>, mask: Masker): Masked<string> | undefined {
+export function shownBody(kept: Masked<KeptRequest>, parsed: unknown, mask: Masker): Masked<string> | undefined {
   if (kept.encoding !== undefined || kept.raw === '') return undefined
-  const start = kept.raw.trimStart()[0]
-  const parsed = (start === '{' || start === '[') === (body.kind === 'json') ? body.value : undefined
   const shown = mask.parsedBody(kept.raw, parsed, kept.headers['content-type'])
   return shown === kept.raw ? undefined : shown
 }

@@ -10,7 +10,7 @@ import type { RequestLine } from '../http/request-line.js'
 import type { Executor } from '../pipeline/executor.js'
 import type { PipelineSet } from '../pipeline/pipeline-set.js'
 import { MASK } from '../secrets/matcher.js'
-import { hideHookKey } from '../secrets/urls.js'
+import { hideHookKey, safeDecode } from '../secrets/urls.js'
 import { ownFields, parseBody } from './body.js'
 import type { IncomingRequest } from './incoming.js'
 
@@ -21,8 +21,8 @@ export function refusedRequestKeeper(pipelines: PipelineSet, executor: Executor)
     const match = HOOK_TARGET.exec(line.target)
     if (!match) return undefined
     const [, id = '', key, query = ''] = match
-    const pipeline = pipelines.get(decode(id))
-    const given = key === undefined ? undefined : decode(key)
+    const pipeline = pipelines.get(safeDecode(id))
+    const given = key === undefined ? undefined : safeDecode(key)
     if (!pipeline || !pipeline.source.keyMatches(given)) return undefined
     return executor.reject(pipeline, refusedRequest(line, pipeline.id, given !== undefined, query), err)
   }
@@ -38,13 +38,5 @@ function refusedRequest(line: RequestLine, id: string, hasKey: boolean, query: s
     body: parseBody(Buffer.alloc(0), undefined),
     receivedAt: new Date(),
     line: `${line.method} ${hideHookKey(line.target)}${rest}`,
-  }
-}
-
-function decode(segment: string): string {
-  try {
-    return decodeURIComponent(segment)
-  } catch {
-    return segment
   }
 }

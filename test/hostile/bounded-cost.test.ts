@@ -13,29 +13,33 @@ import { RUN_LEARNING } from '../../src/secrets/masker.js'
 import { expectNoFragments } from '../helpers/canary.js'
 import { closeAfterEach } from '../helpers/cleanup.js'
 import { GETCOURSE, startGetcourse } from '../helpers/doubles.js'
-import { postJson, startHookrelay, TOKEN } from '../helpers/hookrelay.js'
+import { postJson, startHookrelay, TOKEN, type TestService } from '../helpers/hookrelay.js'
 import { run } from '../helpers/process.js'
 import { expectHealthy } from '../helpers/raw.js'
 import { json, startStub } from '../helpers/stub.js'
 
 const keep = closeAfterEach()
 
+/** A pipeline that only keeps and answers, where most cases here send. */
+const INTAKE = `
+pipelines:
+  - id: intake
+    source: { type: http, key: intake-key-0123456789 }
+    actions: []
+`
+const INTAKE_URL = '/hooks/intake/intake-key-0123456789'
+
 /** Characters with many encoded forms each: quotes, a backslash, HTML's specials, non-Latin letters. */
 const ESCAPES = '‹"\\&\'Ж'
 
 describe('what a caller can make a run learn is bounded', () => {
   it('100 secret-named fields of 1 KB of escapes: answered, kept byte for byte, each hidden where it sits', async () => {
-    const hr = await keep(startHookrelay(`
-pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789 }
-    actions: []
-`))
+    const hr = await keep(startHookrelay(INTAKE))
     const values = Array.from({ length: 100 }, (_, i) => `${i}:${ESCAPES.repeat(170)}`)
     const body = JSON.stringify(Object.fromEntries(values.map((v, i) => [`password${i}`, v])))
     // Four distinct ones: the fourth crashed the server (heap out of memory) before.
     for (let n = 0; n < 4; n++) {
-      const res = await hr.call('/hooks/intake/intake-key-0123456789', { method: 'POST', headers: { 'content-type': 'application/json' }, body: body.replaceAll('Ж', String(n)) })
+      const res = await hr.call(INTAKE_URL, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body.replaceAll('Ж', String(n)) })
       expect(res.status).toBe(200)
     }
     await expectHealthy(hr)
@@ -45,13 +49,8 @@ pipelines:
     expect(Object.values(last.request.body).every((v) => v === '***')).toBe(true)
     // Not one of them fits the budget of search text: none is learned, every one is hidden by its name.
     expect(last.warnings).toEqual([expect.stringMatching(/^100 secret values were not learned/)])
-    const db = new Database(hr.dbPath, { readonly: true })
-    try {
-      const kept = JSON.parse(db.prepare('SELECT request FROM runs WHERE id = ?').pluck().get(runs[0].id) as string)
-      expect(kept.raw).toBe(body.replaceAll('Ж', '3')) // replay needs the body as sent
-    } finally {
-      db.close()
-    }
+    const kept = await readJournal(hr, (db) => JSON.parse(db.prepare('SELECT request FROM runs WHERE id = ?').pluck().get(runs[0].id) as string))
+    expect(kept.raw).toBe(body.replaceAll('Ж', '3')) // replay needs the body as sent
   })
 
   it('learns at most the budget from a URL full of scheme://user@ parts, and shows none of them', async () => {
@@ -204,14 +203,9 @@ pipelines:
     })
     expect(step.request.params.user.addfields.password).toBe('***')
     // In the database, every step's params decoded: the password is in none (only in the body kept to replay).
-    const db = new Database(hr.dbPath, { readonly: true })
-    try {
-      const requests = db.prepare('SELECT request FROM steps').pluck().all() as string[]
-      const decoded = requests.map((r) => Buffer.from(new URLSearchParams((JSON.parse(r) as { body: string }).body).get('params') ?? '', 'base64').toString('utf8'))
-      expectNoFragments({ steps: requests.join('\n'), params: decoded.join('\n') }, { password })
-    } finally {
-      db.close()
-    }
+    const requests = await readJournal(hr, (db) => db.prepare('SELECT request FROM steps').pluck().all() as string[])
+    const decoded = requests.map((r) => Buffer.from(new URLSearchParams((JSON.parse(r) as { body: string }).body).get('params') ?? '', 'base64').toString('utf8'))
+    expectNoFragments({ steps: requests.join('\n'), params: decoded.join('\n') }, { password })
   })
 
   it("VK: an answer's key is the form's data (first_name stays readable); an answer keyed password is hidden in the raw body too", async () => {
@@ -331,13 +325,8 @@ pipelines:
   })
 
   it('a JSON body sent as a form, and a form whose secret name is percent-encoded: hidden in the body the journal shows', async () => {
-    const hr = await keep(startHookrelay(`
-pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789 }
-    actions: []
-`))
-    const send = (body: string) => hr.call('/hooks/intake/intake-key-0123456789', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
+    const hr = await keep(startHookrelay(INTAKE))
+    const send = (body: string) => hr.call(INTAKE_URL, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body })
     const asForm = await send('{"password":"Hk2vJsonAsForm7Zq","note":"x"}') // what PHP's curl sends by default
     const encoded = await send('%70assword=Pe5nEncodedName3Wd&name=Ivan')
     for (const res of [asForm, encoded]) expect(res.status).toBe(200)
@@ -369,26 +358,15 @@ pipelines:
   })
 
   it('search: values under secret names are not in the index, so no search finds or waits on them', async () => {
-    const hr = await keep(startHookrelay(`
-pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789 }
-    actions: []
-`))
+    const hr = await keep(startHookrelay(INTAKE))
     const secret = 'Zx9qSearchable4Secret'
-    for (let i = 0; i < 3; i++) await hr.call('/hooks/intake/intake-key-0123456789', postJson({ email: `lead${i}@example.com`, password: `${secret}${i}` }))
+    for (let i = 0; i < 3; i++) await hr.call(INTAKE_URL, postJson({ email: `lead${i}@example.com`, password: `${secret}${i}` }))
     expect((await hr.journal('?q=lead1@example')).runs).toHaveLength(1)
     expect((await hr.journal(`?q=${secret.slice(2, 12)}`)).runs).toEqual([])
     // The index itself, once the writer thread has filled it (when idle): the email is in it, the password is not.
-    const db = new Database(hr.dbPath, { readonly: true })
-    try {
-      await until(() => (db.prepare('SELECT last_rowid FROM search_state').pluck().get() === 3 ? true : undefined))
-      const match = db.prepare('SELECT rowid FROM runs_search WHERE text MATCH ?').pluck()
-      expect(match.all('"lead1@example"')).toHaveLength(1)
-      expect(match.all(`"${secret.slice(2, 12)}"`)).toEqual([])
-    } finally {
-      db.close()
-    }
+    const [email, hidden] = await indexHits(hr, 3, '"lead1@example"', `"${secret.slice(2, 12)}"`)
+    expect(email).toHaveLength(1)
+    expect(hidden).toEqual([])
   })
   it('search: a run indexed before it learned a secret is indexed again from what it shows at its end', async () => {
     const token = 'Tq8mLateLearned3Zv'
@@ -414,15 +392,9 @@ pipelines:
     expect(res.status).toBe(200)
     const run = await hr.journal(`/${res.headers.get('x-hookrelay-run')}`)
     expect(JSON.parse(run.request.raw)).toEqual({ code: '***', email: 'ivan@example.com' }) // learned late, hidden in the body shown
-    const db = new Database(hr.dbPath, { readonly: true })
-    try {
-      await until(() => (db.prepare('SELECT last_rowid FROM search_state').pluck().get() === 1 ? true : undefined))
-      const match = db.prepare('SELECT rowid FROM runs_search WHERE text MATCH ?').pluck()
-      expect(match.all('"ivan@example"')).toHaveLength(1)
-      expect(match.all(`"${token.slice(3, 12)}"`)).toEqual([])
-    } finally {
-      db.close()
-    }
+    const [email, learned] = await indexHits(hr, 1, '"ivan@example"', `"${token.slice(3, 12)}"`)
+    expect(email).toHaveLength(1)
+    expect(learned).toEqual([])
   })
 })
 
@@ -433,12 +405,8 @@ describe('files and limits', () => {
     try {
       const hr = await keep(startHookrelay(`
 journal: { path: ${join(dir, 'data', 'journal.db')}, token: ${TOKEN} }
-pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789 }
-    actions: []
-`, { dir }))
-      expect((await hr.call('/hooks/intake/intake-key-0123456789', postJson({ email: 'ivan@example.com' }))).status).toBe(200)
+${INTAKE}`, { dir }))
+      expect((await hr.call(INTAKE_URL, postJson({ email: 'ivan@example.com' }))).status).toBe(200)
       const data = join(dir, 'data')
       expect(statSync(data).mode & 0o777).toBe(0o700)
       const files = readdirSync(data).sort()
@@ -450,15 +418,10 @@ pipelines:
   })
 
   it('a backup is private from its first byte: its .partial file is 0600 when it appears', async () => {
-    const hr = await keep(startHookrelay(`
-pipelines:
-  - id: intake
-    source: { type: http, key: intake-key-0123456789 }
-    actions: []
-`))
+    const hr = await keep(startHookrelay(INTAKE))
     // Enough runs that the copy takes a while (the old code made the copy under the umask, and chmod'ed it at the end).
     const pad = 'x'.repeat(20_000)
-    for (let i = 0; i < 300; i++) await hr.call('/hooks/intake/intake-key-0123456789', postJson({ email: `lead${i}@example.com`, pad }))
+    for (let i = 0; i < 300; i++) await hr.call(INTAKE_URL, postJson({ email: `lead${i}@example.com`, pad }))
     const modes: number[] = []
     const watcher = watch(hr.dir, (_event, name) => {
       if (!name?.includes('.partial')) return
@@ -504,6 +467,25 @@ pipelines:
     expect(limiter.blockedFor('203.0.113.9', now + 61_000)).toBe(0)
   })
 })
+
+/** What `read` reads from the journal's file, opened read-only beside the server. */
+async function readJournal<T>(hr: TestService, read: (db: Database.Database) => T | Promise<T>): Promise<T> {
+  const db = new Database(hr.dbPath, { readonly: true })
+  try {
+    return await read(db)
+  } finally {
+    db.close()
+  }
+}
+
+/** The search index's rows for each FTS5 `query`, once the writer thread has indexed `runs` runs (it does when idle). */
+function indexHits(hr: TestService, runs: number, ...queries: string[]): Promise<number[][]> {
+  return readJournal(hr, async (db) => {
+    await until(() => (db.prepare('SELECT last_rowid FROM search_state').pluck().get() === runs ? true : undefined))
+    const match = db.prepare('SELECT rowid FROM runs_search WHERE text MATCH ?').pluck()
+    return queries.map((query) => match.all(query) as number[])
+  })
+}
 
 /** Polls `probe` until it returns something (bounded: 200 tries, 25 ms apart). */
 async function until<T>(probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
